@@ -1,0 +1,3 @@
+export * from './graph/index.js';
+export * from './ops/index.js';
+export * from './runtime/index.js';

@@ -1,0 +1,190 @@
+// Element-wise ops. Each is defined once by a scalar reference and a scalar WGSL expression;
+// the kernel, broadcasting and (later) fusion are derived from those two.
+
+import * as t from 'io-ts';
+import { numel, ShapeError, type DType, type TensorType } from '../../graph/index.js';
+import { defineOp, type Cost, type GradRule, type Kernel, type KernelContext, type OpDef } from '../registry.js';
+import { hostZeros, type HostTensor } from '../host.js';
+import { broadcastIndexer, broadcastShapes, streamingCost } from '../shape.js';
+import { bindings, broadcastIndex, entry, f32, linearGrid, load, store } from '../wgsl.js';
+
+/** WGSL helpers available to every element-wise expression (and so to fused kernels). */
+export const ELEMENTWISE_PRELUDE = `
+fn pg_tanh(x: f32) -> f32 {
+  // Some drivers compute tanh as a ratio of exponentials that overflows to NaN for |x| > ~44.
+  return select(tanh(x), sign(x), abs(x) > 15.0);
+}
+fn pg_gelu(x: f32) -> f32 {
+  return 0.5 * x * (1.0 + pg_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+}
+fn pg_sigmoid(x: f32) -> f32 {
+  return 1.0 / (1.0 + exp(-x));
+}
+fn pg_hash(x: u32) -> u32 {
+  var v = x;
+  v = v ^ (v >> 16u); v = v * 0x7feb352du;
+  v = v ^ (v >> 15u); v = v * 0x846ca68bu;
+  v = v ^ (v >> 16u);
+  return v;
+}
+`;
+
+/** The same hash on the host (lowbias32), so dropout masks match the WGSL bit for bit. */
+export function hash32(x: number): number {
+  let v = x >>> 0;
+  v = Math.imul(v ^ (v >>> 16), 0x7feb352d) >>> 0;
+  v = Math.imul(v ^ (v >>> 15), 0x846ca68b) >>> 0;
+  return (v ^ (v >>> 16)) >>> 0;
+}
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+export function geluRef(x: number): number {
+  return 0.5 * x * (1 + tanhRef(GELU_C * (x + 0.044715 * x * x * x)));
+}
+function tanhRef(x: number): number {
+  return Math.abs(x) > 15 ? Math.sign(x) : Math.tanh(x);
+}
+
+interface ElementwiseSpec<A> {
+  name: string;
+  doc: string;
+  arity: number;
+  attrs: t.Type<A, unknown, unknown>;
+  /** Scalar reference, in float64. */
+  compute: (xs: readonly number[], attrs: A, index: number) => number;
+  /** Scalar WGSL f32 expression of the (f32) input elements `args`; `i` is the flat output index. */
+  wgsl: (args: readonly string[], attrs: A) => string;
+  flops: number;
+  /** Output dtype; by default the first input's. */
+  outDType?: (inputs: readonly TensorType[], attrs: A) => DType;
+  /** Inputs whose dtype must equal the first input's (default: all). */
+  sameDTypeInputs?: readonly number[];
+  grad?: GradRule<A>;
+}
+
+const NoAttrs = t.type({});
+
+export function defineElementwise<A>(spec: ElementwiseSpec<A>): OpDef<A> {
+  const sameDType = spec.sameDTypeInputs ?? [...Array(spec.arity).keys()];
+  return defineOp<A>({
+    name: spec.name,
+    doc: spec.doc,
+    arity: spec.arity,
+    attrs: spec.attrs,
+    type(inputs, attrs) {
+      const d0 = inputs[sameDType[0] ?? 0].dtype;
+      for (const k of sameDType) {
+        if (inputs[k].dtype !== d0) throw new ShapeError(`input ${k} is ${inputs[k].dtype}, expected ${d0} like the others`);
+      }
+      return { shape: broadcastShapes(...inputs.map((x) => x.shape)), dtype: spec.outDType?.(inputs, attrs) ?? inputs[0].dtype };
+    },
+    reference(inputs, attrs, out) {
+      const res = hostZeros(out);
+      const idx = inputs.map((x) => broadcastIndexer(out.shape, x.shape));
+      const xs = new Array<number>(inputs.length);
+      for (let i = 0; i < res.data.length; i++) {
+        for (let k = 0; k < inputs.length; k++) xs[k] = inputs[k].data[idx[k](i)];
+        const v = spec.compute(xs, attrs, i);
+        res.data[i] = out.dtype === 'i32' ? Math.trunc(v) : v;
+      }
+      return res;
+    },
+    elementwise: spec.wgsl,
+    kernel: (ctx: KernelContext<A>): Kernel => elementwiseKernel(ctx, spec.wgsl, spec.name),
+    cost: (inputs, out): Cost => streamingCost(inputs, out, spec.flops),
+    grad: spec.grad,
+  });
+}
+
+function elementwiseKernel<A>(ctx: KernelContext<A>, wgsl: ElementwiseSpec<A>['wgsl'], name: string): Kernel {
+  const { inputs, output, target } = ctx;
+  const grid = linearGrid(numel(output.shape), target);
+  const args = inputs.map((x, k) => load(k, x, broadcastIndex(output.shape, x.shape, 'i')));
+  return {
+    variant: `${name}.elementwise`,
+    workgroups: grid.workgroups,
+    code: `${bindings(inputs, output)}\n${ELEMENTWISE_PRELUDE}\n${entry(grid.workgroupSize)} {\n  ${grid.prologue}\n  out[i] = ${store(output, wgsl(args, ctx.attrs))};\n}\n`,
+  };
+}
+
+// ---- unary ----------------------------------------------------------------------------------
+
+function unary(name: string, doc: string, compute: (x: number) => number, wgsl: (x: string) => string, flops = 1): OpDef<{}> {
+  return defineElementwise({ name, doc, arity: 1, attrs: NoAttrs, compute: ([x]) => compute(x), wgsl: ([x]) => wgsl(x), flops });
+}
+
+export const neg = unary('neg', '-x', (x) => -x, (x) => `(-${x})`);
+export const exp = unary('exp', 'e^x', Math.exp, (x) => `exp(${x})`);
+export const log = unary('log', 'natural logarithm', Math.log, (x) => `log(${x})`);
+export const sqrt = unary('sqrt', 'square root', Math.sqrt, (x) => `sqrt(${x})`);
+export const tanhOp = unary('tanh', 'hyperbolic tangent', tanhRef, (x) => `pg_tanh(${x})`, 4);
+// NaN passes through relu (as in PyTorch): only values known to be <= 0 become 0.
+export const relu = unary('relu', 'max(x, 0), NaN kept', (x) => (x <= 0 ? 0 : x), (x) => `select(${x}, 0.0, ${x} <= 0.0)`);
+export const sigmoid = unary('sigmoid', '1 / (1 + e^-x)', (x) => 1 / (1 + Math.exp(-x)), (x) => `pg_sigmoid(${x})`, 4);
+export const gelu = unary('gelu', 'GELU, tanh approximation (GPT-2)', geluRef, (x) => `pg_gelu(${x})`, 8);
+
+export const scale = defineElementwise({
+  name: 'scale',
+  doc: 'x * factor',
+  arity: 1,
+  attrs: t.type({ factor: t.number }),
+  compute: ([x], a) => x * Math.fround(a.factor),
+  wgsl: ([x], a) => `(${x} * ${f32(a.factor)})`,
+  flops: 1,
+});
+
+export const cast = defineElementwise({
+  name: 'cast',
+  doc: 'converts to dtype `to` (float to int truncates toward zero)',
+  arity: 1,
+  attrs: t.type({ to: t.keyof({ f32: null, i32: null, f16: null }) }),
+  compute: ([x]) => x,
+  wgsl: ([x]) => x,
+  flops: 0,
+  outDType: (_in, a) => a.to,
+});
+
+// ---- binary (broadcasting) ------------------------------------------------------------------
+
+function binary(name: string, doc: string, compute: (a: number, b: number) => number, op: string): OpDef<{}> {
+  return defineElementwise({ name, doc, arity: 2, attrs: NoAttrs, compute: ([a, b]) => compute(a, b), wgsl: ([a, b]) => `(${a} ${op} ${b})`, flops: 1 });
+}
+
+export const add = binary('add', 'a + b (broadcasting)', (a, b) => a + b, '+');
+export const sub = binary('sub', 'a - b (broadcasting)', (a, b) => a - b, '-');
+export const mul = binary('mul', 'a * b (broadcasting)', (a, b) => a * b, '*');
+export const div = binary('div', 'a / b (broadcasting)', (a, b) => a / b, '/');
+
+export const where = defineElementwise({
+  name: 'where',
+  doc: 'cond != 0 ? a : b (broadcasting)',
+  arity: 3,
+  attrs: NoAttrs,
+  compute: ([c, a, b]) => (c !== 0 ? a : b),
+  wgsl: ([c, a, b]) => `select(${b}, ${a}, ${c} != 0.0)`,
+  flops: 1,
+  outDType: (inputs) => inputs[1].dtype,
+  sameDTypeInputs: [1, 2],
+});
+
+export const dropout = defineElementwise({
+  name: 'dropout',
+  doc: 'inverted dropout: keeps x / (1 - p) where hash(seed, index) >= p * 2^32, else 0',
+  arity: 2,
+  attrs: t.type({ p: t.number }),
+  compute: ([x, seed], a, i) => {
+    const keep = hash32((i ^ hash32(seed)) >>> 0) >= dropThreshold(a.p);
+    return keep ? x * Math.fround(1 / (1 - a.p)) : 0;
+  },
+  // `i` is the flat output index; args[1] is the seed (loaded as f32, exact for |seed| < 2^24).
+  wgsl: ([x, seed], a) => `select(0.0, ${x} * ${f32(1 / (1 - a.p))}, pg_hash(i ^ pg_hash(bitcast<u32>(i32(${seed})))) >= ${dropThreshold(a.p)}u)`,
+  flops: 4,
+  sameDTypeInputs: [0],
+});
+
+function dropThreshold(p: number): number {
+  if (!(p >= 0 && p < 1)) throw new ShapeError(`dropout p must be in [0, 1), got ${p}`);
+  return Math.min(0xffffffff, Math.floor(p * 4294967296));
+}
+
+export type { HostTensor };

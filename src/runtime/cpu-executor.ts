@@ -1,0 +1,40 @@
+// The CPU reference executor: runs a graph with every op's reference kernel. It is the oracle
+// for tests (f32: rounds like the device; f64: for gradient checks), not a performance path.
+
+import { SOURCE_OPS, type Graph } from '../graph/index.js';
+import { getOp, decodeAttrs } from '../ops/registry.js';
+import { roundToDType, type HostTensor } from '../ops/host.js';
+import { requestedOutputs, sourceValue, type Executor, type Feeds, type ParamStore } from './executor.js';
+
+export class CpuExecutor implements Executor {
+  readonly kind = 'cpu' as const;
+
+  /** `f32` rounds every result to its dtype as the device stores it; `f64` keeps full precision. */
+  constructor(readonly precision: 'f32' | 'f64' = 'f32') {}
+
+  async run(graph: Graph, feeds: Feeds, params: ParamStore, outputs?: readonly string[]): Promise<Map<string, HostTensor>> {
+    return this.runSync(graph, feeds, params, outputs);
+  }
+
+  runSync(graph: Graph, feeds: Feeds, params: ParamStore, outputs?: readonly string[]): Map<string, HostTensor> {
+    const values = this.evaluate(graph, feeds, params);
+    return new Map(requestedOutputs(graph, outputs).map(([name, id]) => [name, values.get(id)!]));
+  }
+
+  /** Every node's value, by node id. */
+  evaluate(graph: Graph, feeds: Feeds, params: ParamStore): Map<number, HostTensor> {
+    const values = new Map<number, HostTensor>();
+    for (const n of graph.nodes) {
+      if (SOURCE_OPS.has(n.op)) {
+        values.set(n.id, sourceValue(n, feeds, params));
+        continue;
+      }
+      const def = getOp(n.op);
+      if (!def.reference) throw new Error(`op '${n.op}' has no CPU reference`);
+      const attrs = decodeAttrs(def, n.attrs, `${n.op} node %${n.id}`);
+      const out = def.reference(n.inputs.map((i) => values.get(i)!), attrs, n.type);
+      values.set(n.id, this.precision === 'f32' ? roundToDType(out) : out);
+    }
+    return values;
+  }
+}
