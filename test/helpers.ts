@@ -1,6 +1,6 @@
 // Test helpers: run a graph on both executors and compare within a tolerance.
 import { expect } from 'chai';
-import { Graph, GraphBuilder, CpuExecutor, GpuExecutor, type HostTensor, type Ref, type ParamStore, type Feeds, validate, opSchemas } from '../src/index.js';
+import { Graph, GraphBuilder, type KernelTarget, CpuExecutor, GpuExecutor, type HostTensor, type Ref, type ParamStore, type Feeds, validate, opSchemas } from '../src/index.js';
 import { gpu } from './setup.js';
 
 export interface Tolerance { rel?: number; abs?: number }
@@ -25,18 +25,23 @@ export function expectClose(actual: HostTensor, expected: HostTensor, tol: Toler
   if (worst >= 0) expect.fail(`${what}[${worst}]: got ${actual.data[worst]}, expected ${expected.data[worst]} (rel tol ${rel}, abs tol ${abs})`);
 }
 
-/** Builds a one-output graph, runs it on the CPU reference (f32) and on WebGPU, compares. */
+/**
+ * Builds a one-output graph, runs it on the CPU reference (f32) and on WebGPU, compares.
+ * `target` overrides the kernel target, e.g. `{ kind: 'gpu' }` to run the hardware variants on lavapipe.
+ */
 export async function checkAgainstReference(
   build: (b: GraphBuilder) => Ref,
   feeds: Feeds,
   tol: Tolerance = {},
   params: ParamStore = new Map(),
+  target?: Partial<KernelTarget>,
 ): Promise<{ gpu: HostTensor; cpu: HostTensor; graph: Graph }> {
   const b = new GraphBuilder();
   b.output('y', build(b));
   validate(b.graph, opSchemas);
   const cpu = (await new CpuExecutor('f32').run(b.graph, feeds, params)).get('y')!;
-  const out = (await new GpuExecutor(await gpu()).run(b.graph, feeds, params)).get('y')!;
+  const ctx = await gpu();
+  const out = (await new GpuExecutor(ctx, { ...ctx.target, ...target }).run(b.graph, feeds, params)).get('y')!;
   expectClose(out, cpu, tol, 'webgpu vs cpu');
   return { gpu: out, cpu, graph: b.graph };
 }

@@ -129,6 +129,12 @@ export class GraphBuilder {
   cast(x: Ref, to: DType): Ref { return this.op('cast', [x], { to }); }
   /** cond != 0 ? a : b, broadcasting all three. */
   where(cond: Ref, a: Ref, b: Ref): Ref { return this.op('where', [cond, a, b]); }
+  /** 1 where a == b, else 0. */
+  equal(a: Ref, b: Ref): Ref { return this.op('equal', [a, b]); }
+  /** 1 where a > b, else 0. */
+  greater(a: Ref, b: Ref): Ref { return this.op('greater', [a, b]); }
+  /** Identity in the forward pass; blocks gradients. */
+  stopGradient(x: Ref): Ref { return this.op('stop_gradient', [x]); }
   /** Inverted dropout with a counter-based RNG keyed by the i32 scalar `seed`. */
   dropout(x: Ref, seed: Ref, p: number): Ref { return this.op('dropout', [x, seed], { p }); }
 
@@ -161,6 +167,8 @@ export class GraphBuilder {
     [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
     return this.permute(x, perm);
   }
+  /** Broadcasts x (numpy rules) to `shape`. */
+  broadcastTo(x: Ref, shape: readonly number[]): Ref { return this.op('broadcast_to', [x], { shape: [...shape] }); }
   concat(xs: readonly Ref[], axis: number): Ref { return this.op('concat', xs, { axis }); }
   slice(x: Ref, axis: number, start: number, end: number): Ref { return this.op('slice', [x], { axis, start, end }); }
   /** out = table indexed by `indices` along `axis` (an embedding lookup is axis 0). Out of range gives 0. */

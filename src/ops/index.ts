@@ -1,6 +1,13 @@
 // Importing this module registers every op.
 import './defs/sources.js';
 import './defs/elementwise.js';
+import './defs/shape.js';
+import './defs/indexing.js';
+import './defs/masks.js';
+import './defs/reduce.js';
+import './defs/normalization.js';
+import './defs/loss.js';
+import './defs/matmul.js';
 
 export * from './registry.js';
 export * from './host.js';

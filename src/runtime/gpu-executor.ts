@@ -3,7 +3,7 @@
 // fusion and a static memory plan on top of this.)
 
 import { numel, SOURCE_OPS, type Graph, type Node } from '../graph/index.js';
-import { decodeAttrs, getOp, type Kernel } from '../ops/registry.js';
+import { decodeAttrs, getOp, type Kernel, type KernelTarget } from '../ops/registry.js';
 import type { HostTensor } from '../ops/host.js';
 import type { GpuContext, GpuTensor } from './gpu.js';
 import { requestedOutputs, sourceValue, type Executor, type Feeds, type ParamStore } from './executor.js';
@@ -15,7 +15,7 @@ export interface PreparedKernel {
 }
 
 /** Generates and compiles the kernel for each computing node (pipelines are cached by source). */
-export async function prepareKernels(ctx: GpuContext, graph: Graph): Promise<Map<number, PreparedKernel>> {
+export async function prepareKernels(ctx: GpuContext, graph: Graph, target: KernelTarget = ctx.target): Promise<Map<number, PreparedKernel>> {
   const out = new Map<number, PreparedKernel>();
   await Promise.all(graph.nodes.filter((n) => !SOURCE_OPS.has(n.op)).map(async (n) => {
     const def = getOp(n.op);
@@ -24,7 +24,7 @@ export async function prepareKernels(ctx: GpuContext, graph: Graph): Promise<Map
       inputs: n.inputs.map((i) => graph.node(i).type),
       output: n.type,
       attrs: decodeAttrs(def, n.attrs, `${n.op} node %${n.id}`),
-      target: ctx.target,
+      target,
     });
     const pipeline = await ctx.pipeline(kernel.code, n.inputs.length + 1, `${kernel.variant} %${n.id}@${n.scope}`);
     out.set(n.id, { node: n, kernel, pipeline });
@@ -35,11 +35,12 @@ export async function prepareKernels(ctx: GpuContext, graph: Graph): Promise<Map
 export class GpuExecutor implements Executor {
   readonly kind = 'webgpu' as const;
 
-  constructor(readonly ctx: GpuContext) {}
+  /** `target` overrides what kernels are generated for (tests use it to run every variant). */
+  constructor(readonly ctx: GpuContext, readonly target: KernelTarget = ctx.target) {}
 
   async run(graph: Graph, feeds: Feeds, params: ParamStore, outputs?: readonly string[]): Promise<Map<string, HostTensor>> {
     const ctx = this.ctx;
-    const kernels = await prepareKernels(ctx, graph);
+    const kernels = await prepareKernels(ctx, graph, this.target);
     const wanted = requestedOutputs(graph, outputs);
     const keep = new Set(wanted.map(([, id]) => id));
     const lastUse = new Map<number, number>();

@@ -7,6 +7,8 @@ import { defineOp, type Cost, type GradRule, type Kernel, type KernelContext, ty
 import { hostZeros, type HostTensor } from '../host.js';
 import { broadcastIndexer, broadcastShapes, streamingCost } from '../shape.js';
 import { bindings, broadcastIndex, entry, f32, linearGrid, load, store } from '../wgsl.js';
+import { unbroadcast, zerosLike } from '../grad-helpers.js';
+import type { GraphBuilder, Ref } from '../builder.js';
 
 /** WGSL helpers available to every element-wise expression (and so to fused kernels). */
 export const ELEMENTWISE_PRELUDE = `
@@ -16,6 +18,10 @@ fn pg_tanh(x: f32) -> f32 {
 }
 fn pg_gelu(x: f32) -> f32 {
   return 0.5 * x * (1.0 + pg_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+}
+fn pg_gelu_deriv(x: f32) -> f32 {
+  let t = pg_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x));
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 0.134145 * x * x);
 }
 fn pg_sigmoid(x: f32) -> f32 {
   return 1.0 / (1.0 + exp(-x));
@@ -109,19 +115,58 @@ function elementwiseKernel<A>(ctx: KernelContext<A>, wgsl: ElementwiseSpec<A>['w
 
 // ---- unary ----------------------------------------------------------------------------------
 
-function unary(name: string, doc: string, compute: (x: number) => number, wgsl: (x: string) => string, flops = 1): OpDef<{}> {
-  return defineElementwise({ name, doc, arity: 1, attrs: NoAttrs, compute: ([x]) => compute(x), wgsl: ([x]) => wgsl(x), flops });
+/** d(input) from the input x, the output y and the cotangent dy. */
+type UnaryGrad = (b: GraphBuilder, x: Ref, y: Ref, dy: Ref) => Ref;
+
+function unary(name: string, doc: string, compute: (x: number) => number, wgsl: (x: string) => string, grad: UnaryGrad, flops = 1): OpDef<{}> {
+  return defineElementwise({
+    name, doc, arity: 1, attrs: NoAttrs, compute: ([x]) => compute(x), wgsl: ([x]) => wgsl(x), flops,
+    grad: (b, { inputs: [x], output: y }, dy) => [grad(b, x, y, dy)],
+  });
 }
 
-export const neg = unary('neg', '-x', (x) => -x, (x) => `(-${x})`);
-export const exp = unary('exp', 'e^x', Math.exp, (x) => `exp(${x})`);
-export const log = unary('log', 'natural logarithm', Math.log, (x) => `log(${x})`);
-export const sqrt = unary('sqrt', 'square root', Math.sqrt, (x) => `sqrt(${x})`);
-export const tanhOp = unary('tanh', 'hyperbolic tangent', tanhRef, (x) => `pg_tanh(${x})`, 4);
+export const neg = unary('neg', '-x', (x) => -x, (x) => `(-${x})`, (b, _x, _y, dy) => b.neg(dy));
+export const exp = unary('exp', 'e^x', Math.exp, (x) => `exp(${x})`, (b, _x, y, dy) => b.mul(dy, y));
+export const log = unary('log', 'natural logarithm', Math.log, (x) => `log(${x})`, (b, x, _y, dy) => b.div(dy, x));
+export const sqrt = unary('sqrt', 'square root', Math.sqrt, (x) => `sqrt(${x})`, (b, _x, y, dy) => b.div(b.scale(dy, 0.5), y));
+export const tanhOp = unary('tanh', 'hyperbolic tangent', tanhRef, (x) => `pg_tanh(${x})`,
+  (b, _x, y, dy) => b.mul(dy, b.sub(b.constant(1), b.mul(y, y))), 4);
 // NaN passes through relu (as in PyTorch): only values known to be <= 0 become 0.
-export const relu = unary('relu', 'max(x, 0), NaN kept', (x) => (x <= 0 ? 0 : x), (x) => `select(${x}, 0.0, ${x} <= 0.0)`);
-export const sigmoid = unary('sigmoid', '1 / (1 + e^-x)', (x) => 1 / (1 + Math.exp(-x)), (x) => `pg_sigmoid(${x})`, 4);
-export const gelu = unary('gelu', 'GELU, tanh approximation (GPT-2)', geluRef, (x) => `pg_gelu(${x})`, 8);
+export const relu = unary('relu', 'max(x, 0), NaN kept', (x) => (x <= 0 ? 0 : x), (x) => `select(${x}, 0.0, ${x} <= 0.0)`,
+  (b, x, _y, dy) => b.op('relu_grad', [x, dy]));
+export const sigmoid = unary('sigmoid', '1 / (1 + e^-x)', (x) => 1 / (1 + Math.exp(-x)), (x) => `pg_sigmoid(${x})`,
+  (b, _x, y, dy) => b.mul(dy, b.mul(y, b.sub(b.constant(1), y))), 4);
+export const gelu = unary('gelu', 'GELU, tanh approximation (GPT-2)', geluRef, (x) => `pg_gelu(${x})`,
+  (b, x, _y, dy) => b.op('gelu_grad', [x, dy]), 8);
+export const stopGradient = unary('stop_gradient', 'identity whose gradient is zero', (x) => x, (x) => x,
+  (b, x) => zerosLike(b, x), 0);
+
+/** Derivative of the tanh-form GELU. */
+export function geluDerivRef(x: number): number {
+  const u = GELU_C * (x + 0.044715 * x * x * x);
+  const t = tanhRef(u);
+  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * x * x);
+}
+
+export const geluGrad = defineElementwise({
+  name: 'gelu_grad',
+  doc: "dy * gelu'(x) (backward of gelu)",
+  arity: 2,
+  attrs: NoAttrs,
+  compute: ([x, dy]) => dy * geluDerivRef(x),
+  wgsl: ([x, dy]) => `(${dy} * pg_gelu_deriv(${x}))`,
+  flops: 14,
+});
+
+export const reluGrad = defineElementwise({
+  name: 'relu_grad',
+  doc: 'dy where x > 0, else 0 (backward of relu)',
+  arity: 2,
+  attrs: NoAttrs,
+  compute: ([x, dy]) => (x > 0 ? dy : 0),
+  wgsl: ([x, dy]) => `select(0.0, ${dy}, ${x} > 0.0)`,
+  flops: 1,
+});
 
 export const scale = defineElementwise({
   name: 'scale',
@@ -131,6 +176,7 @@ export const scale = defineElementwise({
   compute: ([x], a) => x * Math.fround(a.factor),
   wgsl: ([x], a) => `(${x} * ${f32(a.factor)})`,
   flops: 1,
+  grad: (b, { attrs }, dy) => [b.scale(dy, attrs.factor)],
 });
 
 export const cast = defineElementwise({
@@ -142,18 +188,41 @@ export const cast = defineElementwise({
   wgsl: ([x]) => x,
   flops: 0,
   outDType: (_in, a) => a.to,
+  grad: (b, { inputs: [x] }, dy) => [x.type.dtype === 'i32' || dy.type.dtype === 'i32' ? null : b.cast(dy, x.type.dtype)],
 });
 
 // ---- binary (broadcasting) ------------------------------------------------------------------
 
-function binary(name: string, doc: string, compute: (a: number, b: number) => number, op: string): OpDef<{}> {
-  return defineElementwise({ name, doc, arity: 2, attrs: NoAttrs, compute: ([a, b]) => compute(a, b), wgsl: ([a, b]) => `(${a} ${op} ${b})`, flops: 1 });
+/** Cotangents of both operands before unbroadcasting. */
+type BinaryGrad = (b: GraphBuilder, x: Ref, y: Ref, out: Ref, dy: Ref) => [Ref, Ref];
+
+function binary(name: string, doc: string, compute: (a: number, b: number) => number, op: string, grad: BinaryGrad): OpDef<{}> {
+  return defineElementwise({
+    name, doc, arity: 2, attrs: NoAttrs, compute: ([a, b]) => compute(a, b), wgsl: ([a, b]) => `(${a} ${op} ${b})`, flops: 1,
+    grad: (b, { inputs: [x, y], output }, dy) => {
+      const [gx, gy] = grad(b, x, y, output, dy);
+      return [unbroadcast(b, gx, x.type.shape), unbroadcast(b, gy, y.type.shape)];
+    },
+  });
 }
 
-export const add = binary('add', 'a + b (broadcasting)', (a, b) => a + b, '+');
-export const sub = binary('sub', 'a - b (broadcasting)', (a, b) => a - b, '-');
-export const mul = binary('mul', 'a * b (broadcasting)', (a, b) => a * b, '*');
-export const div = binary('div', 'a / b (broadcasting)', (a, b) => a / b, '/');
+export const add = binary('add', 'a + b (broadcasting)', (a, b) => a + b, '+', (_b, _x, _y, _o, dy) => [dy, dy]);
+export const sub = binary('sub', 'a - b (broadcasting)', (a, b) => a - b, '-', (b, _x, _y, _o, dy) => [dy, b.neg(dy)]);
+export const mul = binary('mul', 'a * b (broadcasting)', (a, b) => a * b, '*', (b, x, y, _o, dy) => [b.mul(dy, y), b.mul(dy, x)]);
+export const div = binary('div', 'a / b (broadcasting)', (a, b) => a / b, '/',
+  (b, _x, y, out, dy) => { const gx = b.div(dy, y); return [gx, b.neg(b.mul(gx, out))]; });
+
+function comparison(name: string, doc: string, compute: (a: number, b: number) => boolean, op: string): OpDef<{}> {
+  return defineElementwise({
+    name, doc, arity: 2, attrs: NoAttrs, flops: 1,
+    compute: ([a, b]) => (compute(a, b) ? 1 : 0),
+    wgsl: ([a, b]) => `select(0.0, 1.0, ${a} ${op} ${b})`,
+    grad: () => [null, null],
+  });
+}
+
+export const equal = comparison('equal', '1 where a == b, else 0 (broadcasting)', (a, b) => a === b, '==');
+export const greater = comparison('greater', '1 where a > b, else 0 (broadcasting)', (a, b) => a > b, '>');
 
 export const where = defineElementwise({
   name: 'where',
@@ -165,6 +234,10 @@ export const where = defineElementwise({
   flops: 1,
   outDType: (inputs) => inputs[1].dtype,
   sameDTypeInputs: [1, 2],
+  grad: (b, { inputs: [c, x, y] }, dy) => {
+    const zero = zerosLike(b, dy);
+    return [null, unbroadcast(b, b.where(c, dy, zero), x.type.shape), unbroadcast(b, b.where(c, zero, dy), y.type.shape)];
+  },
 });
 
 export const dropout = defineElementwise({
@@ -180,6 +253,8 @@ export const dropout = defineElementwise({
   wgsl: ([x, seed], a) => `select(0.0, ${x} * ${f32(1 / (1 - a.p))}, pg_hash(i ^ pg_hash(bitcast<u32>(i32(${seed})))) >= ${dropThreshold(a.p)}u)`,
   flops: 4,
   sameDTypeInputs: [0],
+  // The same seed regenerates the same mask, so the backward is dropout of dy.
+  grad: (b, { inputs: [, seed], attrs }, dy) => [b.dropout(dy, seed, attrs.p), null],
 });
 
 function dropThreshold(p: number): number {

@@ -1,0 +1,2 @@
+// Filled in by its owner; registered from src/ops/index.ts.
+export {};
