@@ -10,6 +10,11 @@ export interface HostTensor {
   readonly data: Float64Array | Int32Array;
 }
 
+/** Parameter values by name. */
+export type ParamStore = Map<string, HostTensor>;
+/** Input values by name. */
+export type Feeds = Readonly<Record<string, HostTensor>>;
+
 export function hostZeros(type: TensorType): HostTensor {
   const n = numel(type.shape);
   return { shape: [...type.shape], dtype: type.dtype, data: type.dtype === 'i32' ? new Int32Array(n) : new Float64Array(n) };

@@ -8,10 +8,12 @@ import './defs/reduce.js';
 import './defs/normalization.js';
 import './defs/loss.js';
 import './defs/matmul.js';
+import './defs/fused.js';
 
 export * from './registry.js';
 export * from './host.js';
 export * from './builder.js';
 export * from './shape.js';
+export * from './evaluate.js';
 export * as wgsl from './wgsl.js';
 export { ELEMENTWISE_PRELUDE, hash32 } from './defs/elementwise.js';

@@ -86,3 +86,9 @@ export function entry(workgroupSize: number | readonly [number, number, number])
   const ws = typeof workgroupSize === 'number' ? `${workgroupSize}` : workgroupSize.join(', ');
   return `@compute @workgroup_size(${ws})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>)`;
 }
+
+/** Device buffers are padded to 4 bytes and never empty (WebGPU forbids zero-size bindings). */
+export function deviceByteSize(t: TensorType): number {
+  const raw = numel(t.shape) * (t.dtype === 'f16' ? 2 : 4);
+  return Math.max(4, Math.ceil(raw / 4) * 4);
+}

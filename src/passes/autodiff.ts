@@ -5,15 +5,19 @@
 // frozen layers that lie above a trainable node, and nothing is computed for frozen weights.
 
 import { describeNode, formatType, GraphError, sameType, type Graph, type Node } from '../graph/index.js';
-import { decodeAttrs, getOp, type GraphBuilder, type Ref, refOf } from '../ops/index.js';
+import { decodeAttrs, getOp, GraphBuilder, type Ref, refOf } from '../ops/index.js';
+import { CompileError, type Pass } from './pass.js';
 
 /** Scope prefix of every backward node, so inspect can split forward and backward costs. */
 export const GRAD_SCOPE = 'grad';
 
-/** Ids of nodes that depend on any of `from` (including them). */
+/** Ops through which no gradient flows, so autodiff does not look past them. */
+export const NON_DIFFERENTIABLE = new Set(['stop_gradient']);
+
+/** Ids of nodes that depend differentiably on any of `from` (including them). */
 export function dependents(graph: Graph, from: Iterable<number>): Set<number> {
   const reach = new Set(from);
-  for (const n of graph.nodes) if (n.inputs.some((i) => reach.has(i))) reach.add(n.id);
+  for (const n of graph.nodes) if (!NON_DIFFERENTIABLE.has(n.op) && n.inputs.some((i) => reach.has(i))) reach.add(n.id);
   return reach;
 }
 
@@ -76,4 +80,51 @@ function checkCotangent(n: Node, k: number, input: Node, r: Ref): void {
   if (!sameType(r.type, input.type)) {
     throw new GraphError(`gradient rule of ${describeNode(n)} returned ${formatType(r.type)} for input ${k}, which is ${formatType(input.type)}`);
   }
+}
+
+// ---- the pass ---------------------------------------------------------------------------------
+
+export interface AutodiffOptions {
+  /** Multiplies the loss seed (and divides the gradients back) for reduced-precision training. */
+  lossScale?: number;
+}
+
+/** Output name of a parameter's gradient. */
+export const gradOutput = (param: string): string => `grad:${param}`;
+
+export function autodiffPass(opts: AutodiffOptions = {}): Pass {
+  return {
+    name: 'autodiff',
+    description: 'append the backward graph of `loss` toward trainable parameters only',
+    requires: ['frozen'],
+    ensures: ['scalar-loss', 'gradients'],
+    run(graph: Graph) {
+      const g = graph.clone();
+      const lossId = g.outputs.get('loss');
+      if (lossId === undefined) throw new CompileError(`the graph has no 'loss' output to differentiate (outputs: ${[...g.outputs.keys()].join(', ') || 'none'})`);
+      const loss = g.node(lossId);
+      if (loss.type.shape.length !== 0 || loss.type.dtype !== 'f32') {
+        throw new CompileError(`loss ${describeNode(loss)} is ${formatType(loss.type)}; expected a scalar f32[] (reduce it, e.g. with mean)`);
+      }
+      const trainable = g.params().filter((p) => p.attrs.trainable === true);
+      if (trainable.length === 0) throw new CompileError('no parameter is trainable: nothing to differentiate');
+      const reach = dependencies(g, lossId);
+      const down = dependents(g, trainable.map((p) => p.id));
+      for (const p of trainable) {
+        if (!reach.has(p.id) || !down.has(lossId) || !dependents(g, [p.id]).has(lossId)) {
+          throw new CompileError(`trainable parameter '${String(p.attrs.name)}' (${describeNode(p)}) does not reach the loss: freeze it or connect it`);
+        }
+      }
+      const b = new GraphBuilder(g);
+      const scale = opts.lossScale ?? 1;
+      const seed = b.inScope(GRAD_SCOPE, () => b.constant(scale));
+      const { grads } = appendBackward(b, refOf(loss), seed, trainable.map((p) => p.id));
+      for (const p of trainable) {
+        let gr = grads.get(p.id)!;
+        if (scale !== 1) gr = b.inScope(GRAD_SCOPE, () => b.scale(gr, 1 / scale));
+        g.setOutput(gradOutput(String(p.attrs.name)), gr.id);
+      }
+      return { graph: g, changed: true };
+    },
+  };
 }

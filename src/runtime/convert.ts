@@ -3,11 +3,8 @@
 import { numel, type TensorType } from '../graph/index.js';
 import { roundF16, type HostTensor } from '../ops/host.js';
 
-/** Device buffers are padded to 4 bytes and never empty (WebGPU forbids zero-size bindings). */
-export function deviceByteSize(t: TensorType): number {
-  const raw = numel(t.shape) * (t.dtype === 'f16' ? 2 : 4);
-  return Math.max(4, Math.ceil(raw / 4) * 4);
-}
+export { deviceByteSize } from '../ops/wgsl.js';
+import { deviceByteSize } from '../ops/wgsl.js';
 
 export function toDeviceBytes(t: HostTensor): ArrayBuffer {
   const n = t.data.length;

@@ -1,10 +1,10 @@
 // The CPU reference executor: runs a graph with every op's reference kernel. It is the oracle
 // for tests (f32: rounds like the device; f64: for gradient checks), not a performance path.
 
-import { SOURCE_OPS, type Graph } from '../graph/index.js';
-import { getOp, decodeAttrs } from '../ops/registry.js';
-import { roundToDType, type HostTensor } from '../ops/host.js';
-import { requestedOutputs, sourceValue, type Executor, type Feeds, type ParamStore } from './executor.js';
+import type { Graph } from '../graph/index.js';
+import type { HostTensor } from '../ops/host.js';
+import { evaluateReference } from '../ops/evaluate.js';
+import { requestedOutputs, type Executor, type Feeds, type ParamStore } from './executor.js';
 
 export class CpuExecutor implements Executor {
   readonly kind = 'cpu' as const;
@@ -23,18 +23,6 @@ export class CpuExecutor implements Executor {
 
   /** Every node's value, by node id. */
   evaluate(graph: Graph, feeds: Feeds, params: ParamStore): Map<number, HostTensor> {
-    const values = new Map<number, HostTensor>();
-    for (const n of graph.nodes) {
-      if (SOURCE_OPS.has(n.op)) {
-        values.set(n.id, sourceValue(n, feeds, params));
-        continue;
-      }
-      const def = getOp(n.op);
-      if (!def.reference) throw new Error(`op '${n.op}' has no CPU reference`);
-      const attrs = decodeAttrs(def, n.attrs, `${n.op} node %${n.id}`);
-      const out = def.reference(n.inputs.map((i) => values.get(i)!), attrs, n.type);
-      values.set(n.id, this.precision === 'f32' ? roundToDType(out) : out);
-    }
-    return values;
+    return evaluateReference(graph, feeds, params, this.precision);
   }
 }

@@ -267,10 +267,10 @@ export class GpuContext {
   // ---- submission -------------------------------------------------------------------------
 
   /**
-   * Records many dispatches into one command encoder and one compute pass, submits once,
-   * and reports validation errors raised by that work.
+   * Records many dispatches into one command encoder and one compute pass (then `after`, e.g.
+   * buffer copies, in the same encoder), submits once, and reports validation errors.
    */
-  async submit(record: (pass: GPUComputePassEncoder) => void, label = 'step'): Promise<void> {
+  async submit(record: (pass: GPUComputePassEncoder) => void, label = 'step', after?: (enc: GPUCommandEncoder) => void): Promise<void> {
     this.checkAlive();
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
@@ -278,6 +278,7 @@ export class GpuContext {
     const pass = enc.beginComputePass({ label });
     record(pass);
     pass.end();
+    after?.(enc);
     this.device.queue.submit([enc.finish()]);
     const validation = await this.wait(this.device.popErrorScope(), `${label}: validation`);
     const oom = await this.wait(this.device.popErrorScope(), `${label}: memory`);

@@ -8,3 +8,4 @@ export * from './cpu-executor.js';
 export * from './gpu-executor.js';
 export * from './init.js';
 export * from './container.js';
+export * from './program.js';

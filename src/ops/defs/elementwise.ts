@@ -138,8 +138,12 @@ export const sigmoid = unary('sigmoid', '1 / (1 + e^-x)', (x) => 1 / (1 + Math.e
   (b, _x, y, dy) => b.mul(dy, b.mul(y, b.sub(b.constant(1), y))), 4);
 export const gelu = unary('gelu', 'GELU, tanh approximation (GPT-2)', geluRef, (x) => `pg_gelu(${x})`,
   (b, x, _y, dy) => b.op('gelu_grad', [x, dy]), 8);
-export const stopGradient = unary('stop_gradient', 'identity whose gradient is zero', (x) => x, (x) => x,
-  (b, x) => zerosLike(b, x), 0);
+export const stopGradient = defineElementwise({
+  name: 'stop_gradient',
+  doc: 'identity whose gradient is zero (autodiff does not look through it)',
+  arity: 1, attrs: NoAttrs, compute: ([x]) => x, wgsl: ([x]) => x, flops: 0,
+  grad: () => [null],
+});
 
 /** Derivative of the tanh-form GELU. */
 export function geluDerivRef(x: number): number {

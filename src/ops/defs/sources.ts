@@ -46,5 +46,7 @@ export const constant = defineOp({
       code: `${bindings([], output)}\n${entry(grid.workgroupSize)} {\n  ${grid.prologue}\n  out[i] = ${output.dtype === 'i32' ? value : store(output, value)};\n}\n`,
     };
   },
+  // Lets the fusion pass inline float constants as literals.
+  elementwise: (_args, a) => f32(a.value),
   cost: (_in, out) => ({ flops: 0, bytes: bytesOf(out) }),
 });

@@ -1,0 +1,81 @@
+// fusion: merges trees of element-wise ops into single `fused` kernels. A producer joins its
+// consumer's kernel when the consumer is its only user and it is not a graph output, so no
+// intermediate value is lost; float constants are inlined into every kernel that reads them.
+// Results change only by fp32 rounding (intermediates stay in f32 registers).
+
+import { sameShape, type Graph, type Node } from '../graph/index.js';
+import { getOp } from '../ops/index.js';
+import { encodeProgram, type FusedStep } from '../ops/defs/fused.js';
+import type { Pass } from './pass.js';
+
+/** Ops whose expression depends on the flat element index, so they fuse only at full shape. */
+const INDEX_DEPENDENT = new Set(['dropout']);
+
+function fusible(n: Node): boolean {
+  return n.op !== 'fused' && getOp(n.op).elementwise !== undefined && n.type.dtype !== 'i32';
+}
+
+export const fusionPass: Pass = {
+  name: 'fusion',
+  description: 'fuse chains of element-wise ops into one kernel each',
+  requires: [],
+  ensures: ['fused'],
+  run(graph: Graph, ctx) {
+    const g = graph.clone();
+    const outputs = new Set(g.outputs.values());
+    const userCount = new Map<number, number>();
+    for (const n of g.nodes) for (const i of new Set(n.inputs)) userCount.set(i, (userCount.get(i) ?? 0) + 1);
+    const absorbed = new Set<number>();
+    let groups = 0, fusedNodes = 0;
+    // Consumers first, so each group's root (and so its output shape) is known when it grows.
+    for (const root of [...g.nodes].reverse()) {
+      if (absorbed.has(root.id) || !fusible(root) || root.op === 'const') continue;
+      const members = new Set<number>([root.id]);
+      const grow = (n: Node): void => {
+        for (const i of n.inputs) {
+          const p = g.node(i);
+          if (members.has(p.id) || !fusible(p)) continue;
+          const inline = p.op === 'const';
+          const sole = userCount.get(p.id) === 1 && !outputs.has(p.id) && !absorbed.has(p.id);
+          if (!inline && !sole) continue;
+          if (INDEX_DEPENDENT.has(p.op) && !sameShape(p.type.shape, root.type.shape)) continue;
+          members.add(p.id);
+          if (!inline) grow(p);
+        }
+      };
+      grow(root);
+      const nonConst = [...members].filter((id) => g.node(id).op !== 'const');
+      if (nonConst.length < 2) continue;
+      replaceGroup(g, root, members);
+      for (const id of members) if (g.node(id).op !== 'const') absorbed.add(id);
+      groups++;
+      fusedNodes += nonConst.length;
+    }
+    // Constants inlined everywhere they were read are now unused.
+    for (const n of [...g.nodes]) if (n.op === 'const' && g.users(n.id).length === 0 && !outputs.has(n.id)) g.remove(n.id);
+    if (groups) ctx.notes.push(`fusion: ${fusedNodes} element-wise nodes into ${groups} kernel(s)`);
+    return { graph: g, changed: groups > 0 };
+  },
+};
+
+/** Replaces `root` by a `fused` node computing every member, reading the group's external inputs. */
+function replaceGroup(g: Graph, root: Node, members: ReadonlySet<number>): void {
+  const order = g.nodes.filter((n) => members.has(n.id));
+  const external: number[] = [];
+  const stepOf = new Map<number, number>();
+  const steps: FusedStep[] = [];
+  for (const n of order) {
+    const args = n.inputs.map((i) => {
+      if (stepOf.has(i)) return -stepOf.get(i)! - 1;
+      let k = external.indexOf(i);
+      if (k < 0) k = external.push(i) - 1;
+      return k;
+    });
+    stepOf.set(n.id, steps.length);
+    steps.push({ op: n.op, args, attrs: n.attrs, type: n.type });
+  }
+  const fused = g.add({ op: 'fused', inputs: external, attrs: { program: encodeProgram(steps) }, type: root.type, scope: root.scope }, { before: root.id });
+  g.replaceAllUses(root.id, fused.id);
+  // Members other than shared constants were used only inside the group: drop them, consumers first.
+  for (const n of [...order].reverse()) if (n.op !== 'const') g.remove(n.id);
+}
