@@ -1,4 +1,6 @@
+import { expect } from 'chai';
 import { randomTensor } from '../src/index.js';
+import { erfRef } from '../src/ops/defs/elementwise.js';
 import { checkGradients } from './gradcheck.js';
 
 describe('element-wise gradient rules (f64 finite differences; WebGPU vs CPU)', () => {
@@ -13,4 +15,17 @@ describe('element-wise gradient rules (f64 finite differences; WebGPU vs CPU)', 
     await checkGradients((b) => b.sqrt(b.input('x', x.shape)), { x: pos });
   });
   it('scale', () => checkGradients((b) => b.scale(b.input('x', x.shape), -1.5), { x }));
+});
+
+describe('gelu_erf (BERT)', () => {
+  it('matches erf-based GELU and its gradient', async () => {
+    const x = randomTensor([5, 9], 21, { scale: 2 });
+    await checkGradients((b) => b.geluErf(b.input('x', x.shape)), { x });
+  });
+  it('agrees with the true erf to 1e-6', () => {
+    // erf(0.5), erf(1), erf(2) from tables.
+    for (const [x, e] of [[0.5, 0.5204998778], [1, 0.8427007929], [2, 0.9953222650], [-1, -0.8427007929]]) {
+      expect(Math.abs(erfRef(x) - e)).to.be.below(1e-6);
+    }
+  });
 });

@@ -124,6 +124,10 @@ export class GraphBuilder {
   sigmoid(x: Ref): Ref { return this.op('sigmoid', [x]); }
   /** GELU, tanh approximation (as GPT-2). */
   gelu(x: Ref): Ref { return this.op('gelu', [x]); }
+  /** GELU, exact erf form (BERT's `gelu`). */
+  geluErf(x: Ref): Ref { return this.op('gelu_erf', [x]); }
+  /** Identity naming an insertion point (see ops/defs/mark.ts). */
+  mark(x: Ref, point: string): Ref { return this.op('mark', [x], { point }); }
   /** x * factor. */
   scale(x: Ref, factor: number): Ref { return this.op('scale', [x], { factor }); }
   cast(x: Ref, to: DType): Ref { return this.op('cast', [x], { to }); }
@@ -177,6 +181,11 @@ export class GraphBuilder {
   scatter(base: Ref, indices: Ref, updates: Ref, axis = 0): Ref { return this.op('scatter', [base, indices, updates], { axis }); }
   /** base plus `updates` summed into the slices at `indices` along `axis` (duplicates accumulate). */
   scatterAdd(base: Ref, indices: Ref, updates: Ref, axis = 0): Ref { return this.op('scatter_add', [base, indices, updates], { axis }); }
+
+  // ---- helper op of the shape ops (backward of slice) ---------------------------------------
+
+  /** `before` zeros, x, then `after` zeros along `axis`. */
+  pad(x: Ref, axis: number, before: number, after: number): Ref { return this.op('pad', [x], { axis, before, after }); }
 
   // ---- reductions and losses --------------------------------------------------------------
 

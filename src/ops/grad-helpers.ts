@@ -12,8 +12,9 @@ export function unbroadcast(b: GraphBuilder, g: Ref, shape: Shape): Ref {
   for (let k = 0; k < gs.length; k++) {
     if (k < lead || (shape[k - lead] === 1 && gs[k] !== 1)) axes.push(k);
   }
-  const summed = axes.length ? b.sum(g, axes, true) : g;
-  return b.reshape(summed, shape);
+  // Leading axes of size 1 need no sum, only the reshape.
+  const summed = axes.filter((k) => gs[k] !== 1);
+  return b.reshape(summed.length ? b.sum(g, summed, true) : g, shape);
 }
 
 /** A zero tensor shaped like `like`. */

@@ -9,6 +9,7 @@ import './defs/normalization.js';
 import './defs/loss.js';
 import './defs/matmul.js';
 import './defs/fused.js';
+import './defs/mark.js';
 
 export * from './registry.js';
 export * from './host.js';
@@ -17,3 +18,6 @@ export * from './shape.js';
 export * from './evaluate.js';
 export * as wgsl from './wgsl.js';
 export { ELEMENTWISE_PRELUDE, hash32 } from './defs/elementwise.js';
+export * from './retype.js';
+export { SLICE_TO_END, sliceRange } from './defs/shape.js';
+export { MASK_NEG } from './defs/masks.js';

@@ -54,6 +54,8 @@ export interface GradInputs<A> {
   readonly inputs: readonly Ref[];
   readonly output: Ref;
   readonly attrs: A;
+  /** Which inputs need a cotangent; a rule may return null for the others and build nothing. */
+  readonly needs: readonly boolean[];
 }
 
 /**

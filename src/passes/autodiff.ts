@@ -32,6 +32,8 @@ export function dependencies(graph: Graph, to: number): Set<number> {
 export interface BackwardResult {
   /** Cotangent of each `wrt` node (absent when y does not depend on it). */
   readonly grads: Map<number, Ref>;
+  /** Every cotangent built, by forward node id. */
+  readonly cotangents: ReadonlyMap<number, Ref>;
   /** Nodes that were differentiated. */
   readonly active: ReadonlySet<number>;
 }
@@ -55,7 +57,8 @@ export function appendBackward(b: GraphBuilder, y: Ref, dy: Ref, wrt: readonly n
     }
     const attrs = decodeAttrs(def, n.attrs, describeNode(n));
     const inputs = n.inputs.map((i) => refOf(graph.node(i)));
-    const results = b.inScope(gradScope(n), () => def.grad!(b, { inputs, output: refOf(n), attrs }, g));
+    const needs = n.inputs.map((i) => active.has(i));
+    const results = b.inScope(gradScope(n), () => def.grad!(b, { inputs, output: refOf(n), attrs, needs }, g));
     n.inputs.forEach((i, k) => {
       const r = results[k];
       if (!active.has(i) || !r) return;
@@ -69,7 +72,7 @@ export function appendBackward(b: GraphBuilder, y: Ref, dy: Ref, wrt: readonly n
     const g = ct.get(id);
     if (g) grads.set(id, g);
   }
-  return { grads, active };
+  return { grads, cotangents: ct, active };
 }
 
 function gradScope(n: Node): string {

@@ -15,7 +15,7 @@ export interface FoldOptions {
 }
 
 /** Ops worth folding only when something more than data movement happens below them. */
-const LAYOUT_OPS = new Set(['reshape', 'permute', 'broadcast_to', 'slice', 'concat', 'cast']);
+const LAYOUT_OPS = new Set(['reshape', 'permute', 'broadcast_to', 'slice', 'pad', 'concat', 'cast', 'mark']);
 
 export function foldPass(opts: FoldOptions = {}): Pass {
   const maxElements = opts.maxElements ?? 1 << 20;

@@ -23,6 +23,19 @@ fn pg_gelu_deriv(x: f32) -> f32 {
   let t = pg_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x));
   return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 0.134145 * x * x);
 }
+fn pg_erf(x: f32) -> f32 {
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return select(r - 1.0, 1.0 - r, x >= 0.0);
+}
+fn pg_gelu_erf(x: f32) -> f32 {
+  return 0.5 * x * (1.0 + pg_erf(x * 0.7071067811865476));
+}
+fn pg_gelu_erf_deriv(x: f32) -> f32 {
+  return 0.5 * (1.0 + pg_erf(x * 0.7071067811865476)) + x * exp(-0.5 * x * x) * 0.3989422804014327;
+}
 fn pg_sigmoid(x: f32) -> f32 {
   return 1.0 / (1.0 + exp(-x));
 }
@@ -44,6 +57,18 @@ export function hash32(x: number): number {
 }
 
 const GELU_C = Math.sqrt(2 / Math.PI);
+
+/**
+ * erf to ~1e-7 absolute (Numerical Recipes erfc, Chebyshev fit). The WGSL uses the same formula,
+ * since WGSL has no erf builtin; in f32 both agree with the true erf to f32 precision.
+ */
+export function erfRef(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? 1 - r : r - 1;
+}
 export function geluRef(x: number): number {
   return 0.5 * x * (1 + tanhRef(GELU_C * (x + 0.044715 * x * x * x)));
 }
@@ -138,6 +163,19 @@ export const sigmoid = unary('sigmoid', '1 / (1 + e^-x)', (x) => 1 / (1 + Math.e
   (b, _x, y, dy) => b.mul(dy, b.mul(y, b.sub(b.constant(1), y))), 4);
 export const gelu = unary('gelu', 'GELU, tanh approximation (GPT-2)', geluRef, (x) => `pg_gelu(${x})`,
   (b, x, _y, dy) => b.op('gelu_grad', [x, dy]), 8);
+export const geluErf = unary('gelu_erf', 'GELU, exact erf form (BERT)', (x) => 0.5 * x * (1 + erfRef(x / Math.SQRT2)), (x) => `pg_gelu_erf(${x})`,
+  (b, x, _y, dy) => b.op('gelu_erf_grad', [x, dy]), 10);
+
+export const geluErfGrad = defineElementwise({
+  name: 'gelu_erf_grad',
+  doc: "dy * gelu_erf'(x) (backward of gelu_erf)",
+  arity: 2,
+  attrs: NoAttrs,
+  compute: ([x, dy]) => dy * (0.5 * (1 + erfRef(x / Math.SQRT2)) + (x * Math.exp(-0.5 * x * x)) / Math.sqrt(2 * Math.PI)),
+  wgsl: ([x, dy]) => `(${dy} * pg_gelu_erf_deriv(${x}))`,
+  flops: 16,
+});
+
 export const stopGradient = defineElementwise({
   name: 'stop_gradient',
   doc: 'identity whose gradient is zero (autodiff does not look through it)',
@@ -198,23 +236,24 @@ export const cast = defineElementwise({
 // ---- binary (broadcasting) ------------------------------------------------------------------
 
 /** Cotangents of both operands before unbroadcasting. */
-type BinaryGrad = (b: GraphBuilder, x: Ref, y: Ref, out: Ref, dy: Ref) => [Ref, Ref];
+type BinaryGrad = (b: GraphBuilder, x: Ref, y: Ref, out: Ref, dy: Ref, needs: readonly boolean[]) => [Ref | null, Ref | null];
 
 function binary(name: string, doc: string, compute: (a: number, b: number) => number, op: string, grad: BinaryGrad): OpDef<{}> {
   return defineElementwise({
     name, doc, arity: 2, attrs: NoAttrs, compute: ([a, b]) => compute(a, b), wgsl: ([a, b]) => `(${a} ${op} ${b})`, flops: 1,
-    grad: (b, { inputs: [x, y], output }, dy) => {
-      const [gx, gy] = grad(b, x, y, output, dy);
-      return [unbroadcast(b, gx, x.type.shape), unbroadcast(b, gy, y.type.shape)];
+    grad: (b, { inputs: [x, y], output, needs }, dy) => {
+      const [gx, gy] = grad(b, x, y, output, dy, needs);
+      return [gx && needs[0] ? unbroadcast(b, gx, x.type.shape) : null, gy && needs[1] ? unbroadcast(b, gy, y.type.shape) : null];
     },
   });
 }
 
 export const add = binary('add', 'a + b (broadcasting)', (a, b) => a + b, '+', (_b, _x, _y, _o, dy) => [dy, dy]);
-export const sub = binary('sub', 'a - b (broadcasting)', (a, b) => a - b, '-', (b, _x, _y, _o, dy) => [dy, b.neg(dy)]);
-export const mul = binary('mul', 'a * b (broadcasting)', (a, b) => a * b, '*', (b, x, y, _o, dy) => [b.mul(dy, y), b.mul(dy, x)]);
+export const mul = binary('mul', 'a * b (broadcasting)', (a, b) => a * b, '*',
+  (b, x, y, _o, dy, needs) => [needs[0] ? b.mul(dy, y) : null, needs[1] ? b.mul(dy, x) : null]);
 export const div = binary('div', 'a / b (broadcasting)', (a, b) => a / b, '/',
-  (b, _x, y, out, dy) => { const gx = b.div(dy, y); return [gx, b.neg(b.mul(gx, out))]; });
+  (b, _x, y, out, dy, needs) => { const gx = b.div(dy, y); return [gx, needs[1] ? b.neg(b.mul(gx, out)) : null]; });
+export const sub = binary('sub', 'a - b (broadcasting)', (a, b) => a - b, '-', (b, _x, _y, _o, dy, needs) => [dy, needs[1] ? b.neg(dy) : null]);
 
 function comparison(name: string, doc: string, compute: (a: number, b: number) => boolean, op: string): OpDef<{}> {
   return defineElementwise({
@@ -238,9 +277,13 @@ export const where = defineElementwise({
   flops: 1,
   outDType: (inputs) => inputs[1].dtype,
   sameDTypeInputs: [1, 2],
-  grad: (b, { inputs: [c, x, y] }, dy) => {
+  grad: (b, { inputs: [c, x, y], needs }, dy) => {
     const zero = zerosLike(b, dy);
-    return [null, unbroadcast(b, b.where(c, dy, zero), x.type.shape), unbroadcast(b, b.where(c, zero, dy), y.type.shape)];
+    return [
+      null,
+      needs[1] ? unbroadcast(b, b.where(c, dy, zero), x.type.shape) : null,
+      needs[2] ? unbroadcast(b, b.where(c, zero, dy), y.type.shape) : null,
+    ];
   },
 });
 

@@ -1,0 +1,142 @@
+import { expect } from 'chai';
+import {
+  GraphBuilder, compile, graphAfter, printGraph, initParams, hostTensor, randomTensor, inspectGraph, Program, CpuProgram,
+  optimizerFeeds, appendBackward, refOf, CompileError, GraphError, GpuExecutor, CpuExecutor, type Feeds,
+  type StepRunner,
+} from '../src/index.js';
+import { gpu } from './setup.js';
+import { expectClose } from './helpers.js';
+import { mlp, transformer, type BlockConfig } from './models.js';
+
+function mlpData(): Feeds {
+  return { x: randomTensor([8, 6], 5), labels: hostTensor([8], 'i32', [0, 1, 2, 3, 3, 2, 1, 0]) };
+}
+
+async function train(runner: StepRunner, feeds: Feeds, steps: number, lr: number): Promise<number[]> {
+  const losses: number[] = [];
+  for (let t = 1; t <= steps; t++) {
+    const out = await runner.run({ ...feeds, ...optimizerFeeds(t, lr) }, ['loss']);
+    losses.push(out.get('loss')!.data[0]);
+  }
+  return losses;
+}
+
+describe('compiler', () => {
+  it('keeps the graph after every pass, validated, in order', () => {
+    const b = new GraphBuilder();
+    mlp(b);
+    const c = compile(b.graph, { train: true, params: initParams(b.graph, 1) });
+    expect(c.stages.map((s) => s.pass)).to.deep.equal(['input', 'freeze', 'autodiff', 'adamw', 'dce', 'cse', 'fold', 'dce', 'fusion']);
+    expect(printGraph(graphAfter(c, 'autodiff'))).to.contain('= matmul');
+    expect([...graphAfter(c, 'autodiff').outputs.keys()]).to.include.members(['loss', 'grad:fc1.w', 'grad:fc2.b']);
+    expect([...c.graph.outputs.keys()]).to.include.members(['next:fc1.w', 'next:optim.m.fc1.w', 'next:optim.v.fc1.w']);
+  });
+
+  it('trains a tiny MLP on WebGPU with the same losses as the CPU executor', async () => {
+    const b = new GraphBuilder();
+    mlp(b);
+    const params = initParams(b.graph, 3);
+    const c = compile(b.graph, { train: true, params, target: (await gpu()).target });
+    const program = await Program.create(await gpu(), c, params);
+    const cpu = new CpuProgram(c, params);
+    const steps = 40;
+    const [dev, ref] = [await train(program, mlpData(), steps, 0.05), await train(cpu, mlpData(), steps, 0.05)];
+    program.release();
+    for (let i = 0; i < 5; i++) expect(Math.abs(dev[i] - ref[i]) / Math.abs(ref[i]), `step ${i + 1}: ${dev[i]} vs ${ref[i]}`).to.be.at.most(1e-4);
+    expect(dev[steps - 1], `loss ${dev[0]} -> ${dev[steps - 1]}`).to.be.below(dev[0] / 10);
+  });
+
+  it('trains a 2-layer transformer block on WebGPU like the CPU executor', async () => {
+    const cfg: BlockConfig = { batch: 2, seq: 8, dim: 16, heads: 2, layers: 2, vocab: 24 };
+    const b = new GraphBuilder();
+    transformer(b, cfg, { trainableBackbone: true });
+    const params = initParams(b.graph, 7);
+    const c = compile(b.graph, { train: true, params, target: (await gpu()).target });
+    const ids = randomTensor([2, 8], 9, { dtype: 'i32', low: 0, high: 24 });
+    const labels = hostTensor([2, 8], 'i32', [...ids.data.slice(1, 8), -100, ...ids.data.slice(9, 16), -100]);
+    const feeds = { input_ids: ids, labels };
+    const program = await Program.create(await gpu(), c, params);
+    const steps = 30;
+    const dev = await train(program, feeds, steps, 0.01);
+    const ref = await train(new CpuProgram(c, params), feeds, 3, 0.01);
+    program.release();
+    for (let i = 0; i < 3; i++) expect(Math.abs(dev[i] - ref[i]) / Math.abs(ref[i]), `step ${i + 1}: ${dev[i]} vs ${ref[i]}`).to.be.at.most(1e-4);
+    expect(dev[steps - 1], `loss ${dev[0]} -> ${dev[steps - 1]}`).to.be.below(dev[0] / 3);
+  });
+
+  it('differentiates only toward trainable values: no frozen-weight gradient, <= 0.7x the FLOPs of full fine-tuning', () => {
+    const cfg: BlockConfig = { batch: 2, seq: 8, dim: 16, heads: 2, layers: 2, vocab: 24, prompt: 4 };
+    const prompt = new GraphBuilder();
+    transformer(prompt, cfg, { trainableBackbone: false });
+    const g = prompt.graph.clone();
+    const b = new GraphBuilder(g);
+    const frozen = g.params().filter((p) => p.attrs.trainable !== true);
+    const trainable = g.params().filter((p) => p.attrs.trainable === true);
+    expect(trainable.map((p) => p.attrs.name)).to.deep.equal(['prompt.embeddings']);
+    const { cotangents } = appendBackward(b, refOf(g.output('loss')), b.constant(1), trainable.map((p) => p.id));
+    for (const p of frozen) expect(cotangents.has(p.id), `cotangent built for frozen ${String(p.attrs.name)}`).to.equal(false);
+    // Gradients still flow through the frozen layers above the prompt.
+    expect(cotangents.has(g.nodes.find((n) => n.op === 'layernorm' && n.scope === 'h.1.ln_1')!.id)).to.equal(true);
+
+    const full = new GraphBuilder();
+    transformer(full, cfg, { trainableBackbone: true });
+    const promptReport = inspectGraph(compile(prompt.graph, { train: true, fuse: false }).graph);
+    const fullReport = inspectGraph(compile(full.graph, { train: true, fuse: false }).graph);
+    const ratio = promptReport.summary.flops.total / fullReport.summary.flops.total;
+    expect(ratio, `step FLOPs ratio prompt/full = ${ratio.toFixed(3)}`).to.be.at.most(0.7);
+    expect(promptReport.summary.trainableParameters).to.equal(4 * 16);
+  });
+
+  it('fused and unfused programs agree, and fusion cuts kernels', async () => {
+    const b = new GraphBuilder();
+    mlp(b);
+    const params = initParams(b.graph, 3);
+    const fused = compile(b.graph, { train: true, params: new Map(params) });
+    const plain = compile(b.graph, { train: true, params: new Map(params), fuse: false });
+    expect(fused.kernels.size).to.be.below(plain.kernels.size);
+    const feeds = { ...mlpData(), ...optimizerFeeds(1, 0.05) };
+    const ctx = await gpu();
+    const names = [...plain.graph.outputs.keys()];
+    const a = await new GpuExecutor(ctx).run(fused.graph, feeds, fused.params, names);
+    const r = await new GpuExecutor(ctx).run(plain.graph, feeds, plain.params, names);
+    const cpuFused = new CpuExecutor().runSync(fused.graph, feeds, fused.params, names);
+    for (const n of names) {
+      expectClose(a.get(n)!, r.get(n)!, { rel: 1e-5, abs: 1e-6 }, `fused vs unfused ${n}`);
+      expectClose(a.get(n)!, cpuFused.get(n)!, { rel: 1e-4, abs: 1e-5 }, `fused webgpu vs cpu ${n}`);
+    }
+  });
+
+  it('plans memory below the sum of all tensors and reports the peak', () => {
+    const b = new GraphBuilder();
+    transformer(b, { batch: 2, seq: 8, dim: 16, heads: 2, layers: 2, vocab: 24 }, { trainableBackbone: true });
+    const c = compile(b.graph, { train: true });
+    expect(c.plan.peakBytes).to.be.below(c.plan.unplannedBytes);
+    expect(inspectGraph(c.graph).summary.peakBytes).to.equal(c.plan.peakBytes);
+  });
+
+  describe('bad input', () => {
+    it('a loss that is not a scalar', () => {
+      const b = new GraphBuilder();
+      const x = b.input('x', [3]);
+      b.output('loss', b.within('head', () => b.mul(x, b.param('w', [3], { trainable: true }))));
+      expect(() => compile(b.graph, { train: true })).to.throw(CompileError, /loss %\d+ mul @head is f32\[3\]; expected a scalar/);
+    });
+    it('a trainable parameter unreachable from the loss', () => {
+      const b = new GraphBuilder();
+      const x = b.input('x', [3]);
+      b.within('unused', () => b.param('orphan', [2], { trainable: true }));
+      b.output('loss', b.sum(b.mul(x, b.param('w', [3], { trainable: true })), [0]));
+      expect(() => compile(b.graph, { train: true })).to.throw(CompileError, /trainable parameter 'orphan' \(%\d+ param @unused\) does not reach the loss/);
+    });
+    it('an op with no gradient rule on the gradient path', () => {
+      const b = new GraphBuilder();
+      const x = b.input('x', [3]);
+      const w = b.param('w', [3], { trainable: true });
+      const program = JSON.stringify([{ op: 'mul', args: [0, 1], attrs: {}, type: { shape: [3], dtype: 'f32' } }]);
+      const f = b.within('blk', () => b.op('fused', [x, w], { program }, { shape: [3], dtype: 'f32' }));
+      b.output('loss', b.sum(f, [0]));
+      expect(() => compile(b.graph, { train: true })).to.throw(GraphError, /op 'fused' has no gradient rule, but %\d+ fused @blk lies on the gradient path/);
+    });
+  });
+});
+
