@@ -47,7 +47,7 @@ export const fusionPass: Pass = {
       const nonConst = [...members].filter((id) => g.node(id).op !== 'const');
       if (nonConst.length < 2) continue;
       replaceGroup(g, root, members);
-      for (const id of members) if (g.node(id).op !== 'const') absorbed.add(id);
+      for (const id of nonConst) absorbed.add(id);
       groups++;
       fusedNodes += nonConst.length;
     }

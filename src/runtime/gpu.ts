@@ -98,7 +98,13 @@ export class GpuContext {
       throw new NoAdapterError(`Dawn: ${(e as Error).message}`);
     }
     try {
-      const adapter = await bounded(gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' }), 'requestAdapter', timeoutMs);
+      let adapter: GPUAdapter | null;
+      try {
+        adapter = await bounded(gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' }), 'requestAdapter', timeoutMs);
+      } catch (e) {
+        // Dawn rejects (rather than returning null) when a named adapter or backend is missing.
+        throw new NoAdapterError(`Dawn: ${(e as Error).message}`);
+      }
       if (!adapter) throw new NoAdapterError();
       const limits: Record<string, number> = {};
       for (const k in adapter.limits) {
