@@ -2,3 +2,4 @@ export * from './graph/index.js';
 export * from './ops/index.js';
 export * from './runtime/index.js';
 export * from './passes/index.js';
+export * from './models/index.js';

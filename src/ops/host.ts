@@ -93,3 +93,27 @@ export function randomTensor(shape: Shape, seed: number, opts: { dtype?: DType; 
   const scale = opts.scale ?? 1;
   return roundToDType(hostTensor(shape, dtype, Array.from({ length: n }, () => normal() * scale)));
 }
+
+/** Bits of the binary16 nearest to x (round to nearest even). */
+export function f16Bits(x: number): number {
+  const v = roundF16(x);
+  if (Number.isNaN(v)) return 0x7e00;
+  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  const a = Math.abs(v);
+  if (a === Infinity) return sign | 0x7c00;
+  if (a === 0) return sign;
+  if (a < 2 ** -14) return sign | Math.round(a / 2 ** -24); // subnormal
+  const e = Math.floor(Math.log2(a));
+  const m = Math.round((a / 2 ** e - 1) * 1024);
+  return sign | ((e + 15) << 10) | m;
+}
+
+/** Value of binary16 bits. */
+export function f16Value(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const e = (bits >> 10) & 0x1f;
+  const m = bits & 0x3ff;
+  if (e === 0) return sign * m * 2 ** -24;
+  if (e === 31) return m ? NaN : sign * Infinity;
+  return sign * (1 + m / 1024) * 2 ** (e - 15);
+}

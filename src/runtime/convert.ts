@@ -1,7 +1,9 @@
 // Host tensor <-> device bytes, for each storage dtype.
 
 import { numel, type TensorType } from '../graph/index.js';
-import { roundF16, type HostTensor } from '../ops/host.js';
+import { f16Bits, f16Value, type HostTensor } from '../ops/host.js';
+
+export { f16Bits, f16Value };
 
 export { deviceByteSize } from '../ops/wgsl.js';
 import { deviceByteSize } from '../ops/wgsl.js';
@@ -27,24 +29,3 @@ export function fromDeviceBytes(bytes: ArrayBuffer, type: TensorType): HostTenso
   return { shape, dtype: 'f16', data: Float64Array.from(u16, f16Value) };
 }
 
-export function f16Bits(x: number): number {
-  const v = roundF16(x);
-  if (Number.isNaN(v)) return 0x7e00;
-  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
-  const a = Math.abs(v);
-  if (a === Infinity) return sign | 0x7c00;
-  if (a === 0) return sign;
-  if (a < 2 ** -14) return sign | Math.round(a / 2 ** -24); // subnormal
-  const e = Math.floor(Math.log2(a));
-  const m = Math.round((a / 2 ** e - 1) * 1024);
-  return sign | ((e + 15) << 10) | m;
-}
-
-export function f16Value(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const e = (bits >> 10) & 0x1f;
-  const m = bits & 0x3ff;
-  if (e === 0) return sign * m * 2 ** -24;
-  if (e === 31) return m ? NaN : sign * Infinity;
-  return sign * (1 + m / 1024) * 2 ** (e - 15);
-}

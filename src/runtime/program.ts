@@ -8,6 +8,8 @@ import type { Feeds, HostTensor, ParamStore } from '../ops/host.js';
 import { deviceByteSize } from '../ops/wgsl.js';
 import { evaluateReference, FeedError } from '../ops/evaluate.js';
 import type { GpuContext, GpuTensor } from './gpu.js';
+import { initTensor } from './init.js';
+import { OPTIM_SCOPE } from '../passes/optimizer.js';
 
 export const NEXT_PREFIX = 'next:';
 
@@ -15,6 +17,19 @@ interface Dispatch {
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
   readonly workgroups: readonly [number, number, number];
+}
+
+/**
+ * `params` plus fresh optimizer state (zeros) for any the step needs and `params` lacks. Only
+ * optimizer state is made up: a missing model parameter stays an error.
+ */
+export function withOptimizerState(graph: Graph, params: ParamStore): ParamStore {
+  const out = new Map(params);
+  for (const n of graph.params()) {
+    const name = String(n.attrs.name);
+    if (!out.has(name) && name.startsWith(`${OPTIM_SCOPE}.`)) out.set(name, initTensor(n, 0));
+  }
+  return out;
 }
 
 /** What runs a compiled step, on the device (Program) or on the CPU reference (CpuProgram). */
@@ -30,7 +45,7 @@ export class CpuProgram implements StepRunner {
   private readonly params: ParamStore;
 
   constructor(readonly compiled: Compiled, params: ParamStore, readonly precision: 'f32' | 'f64' = 'f32') {
-    this.params = new Map([...compiled.params, ...params]);
+    this.params = withOptimizerState(compiled.graph, new Map([...compiled.params, ...params]));
   }
 
   async run(feeds: Feeds, read: readonly string[] = []): Promise<Map<string, HostTensor>> {
@@ -73,8 +88,9 @@ export class Program implements StepRunner {
   ) {}
 
   /** Allocates buffers per the memory plan, uploads parameters, compiles every kernel. */
-  static async create(ctx: GpuContext, compiled: Compiled, params: ParamStore): Promise<Program> {
+  static async create(ctx: GpuContext, compiled: Compiled, given: ParamStore): Promise<Program> {
     const g = compiled.graph;
+    const params = withOptimizerState(g, given);
     const buffers = new Map<number, GPUBuffer>();
     const owned: GPUBuffer[] = [];
     const make = (bytes: number): GPUBuffer => {

@@ -1,0 +1,7 @@
+export * from './points.js';
+export * from './attention.js';
+export * from './gpt2.js';
+export * from './bert.js';
+export * from './config.js';
+export * from './safetensors.js';
+export * from './checkpoint.js';
