@@ -5,3 +5,4 @@ export * from './bert.js';
 export * from './config.js';
 export * from './safetensors.js';
 export * from './checkpoint.js';
+export * from './tokenizers/index.js';
