@@ -27,3 +27,12 @@ describe('element-wise ops on WebGPU vs CPU reference', () => {
     }
   });
 });
+
+describe('non-finite constants in kernels', () => {
+  it('a const filled with -Inf, +Inf and NaN compiles and matches the reference', async () => {
+    for (const v of [-Infinity, Infinity, NaN]) {
+      const { gpu } = await checkAgainstReference((b) => b.add(b.input('x', [3]), b.constant(v, [3])), { x: hostTensor([3], 'f32', [1, 2, 3]) });
+      expect(Object.is(gpu.data[0], v) || (Number.isNaN(v) && Number.isNaN(gpu.data[0]))).to.equal(true);
+    }
+  });
+});

@@ -62,11 +62,15 @@ export function broadcastIndex(outShape: Shape, inShape: Shape, idx: string): st
   return terms.length ? terms.join(' + ') : '0u';
 }
 
-/** An f32 literal, including the non-finite values WGSL has no literal for. */
+/**
+ * An f32 literal, including the non-finite values WGSL has no literal for. Tint rejects a
+ * constant expression that evaluates to NaN or Inf, so those read the (always zero) bits of
+ * `gid.x & 0u` to become runtime values; they are valid inside kernel entry points only.
+ */
 export function f32(x: number): string {
-  if (Number.isNaN(x)) return 'bitcast<f32>(0x7fc00000u)';
-  if (x === Infinity) return 'bitcast<f32>(0x7f800000u)';
-  if (x === -Infinity) return 'bitcast<f32>(0xff800000u)';
+  if (Number.isNaN(x)) return 'bitcast<f32>(0x7fc00000u | (gid.x & 0u))';
+  if (x === Infinity) return 'bitcast<f32>(0x7f800000u | (gid.x & 0u))';
+  if (x === -Infinity) return 'bitcast<f32>(0xff800000u | (gid.x & 0u))';
   const s = String(Math.fround(x));
   return /[.eE]/.test(s) ? `${s}f` : `${s}.0f`;
 }
