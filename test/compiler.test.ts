@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import {
   GraphBuilder, compile, graphAfter, printGraph, initParams, hostTensor, randomTensor, inspectGraph, Program, CpuProgram,
   optimizerFeeds, appendBackward, refOf, CompileError, GraphError, GpuExecutor, CpuExecutor, type Feeds,
-  type StepRunner,
+  type StepRunner, withOptimizerState,
 } from '../src/index.js';
 import { gpu } from './setup.js';
 import { expectClose } from './helpers.js';
@@ -97,9 +97,11 @@ describe('compiler', () => {
     const feeds = { ...mlpData(), ...optimizerFeeds(1, 0.05) };
     const ctx = await gpu();
     const names = [...plain.graph.outputs.keys()];
-    const a = await new GpuExecutor(ctx).run(fused.graph, feeds, fused.params, names);
-    const r = await new GpuExecutor(ctx).run(plain.graph, feeds, plain.params, names);
-    const cpuFused = new CpuExecutor().runSync(fused.graph, feeds, fused.params, names);
+    const fusedParams = withOptimizerState(fused.graph, fused.params);
+    const plainParams = withOptimizerState(plain.graph, plain.params);
+    const a = await new GpuExecutor(ctx).run(fused.graph, feeds, fusedParams, names);
+    const r = await new GpuExecutor(ctx).run(plain.graph, feeds, plainParams, names);
+    const cpuFused = new CpuExecutor().runSync(fused.graph, feeds, fusedParams, names);
     for (const n of names) {
       expectClose(a.get(n)!, r.get(n)!, { rel: 1e-5, abs: 1e-6 }, `fused vs unfused ${n}`);
       expectClose(a.get(n)!, cpuFused.get(n)!, { rel: 1e-4, abs: 1e-5 }, `fused webgpu vs cpu ${n}`);

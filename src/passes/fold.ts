@@ -26,9 +26,11 @@ export function foldPass(opts: FoldOptions = {}): Pass {
     requires: ['frozen'],
     ensures: ['folded'],
     run(graph: Graph, ctx: PassContext) {
+      // A frozen parameter that the step updates (optimizer state, `next:<name>`) is not constant.
+      const updated = new Set([...graph.outputs.keys()].filter((k) => k.startsWith('next:')).map((k) => k.slice(5)));
       const constant = new Set<number>();
       for (const n of graph.nodes) {
-        if (n.op === 'const' || (n.op === 'param' && n.attrs.trainable !== true)) constant.add(n.id);
+        if (n.op === 'const' || (n.op === 'param' && n.attrs.trainable !== true && !updated.has(String(n.attrs.name)))) constant.add(n.id);
         else if (n.op !== 'input' && n.op !== 'param' && n.inputs.length > 0 && n.inputs.every((i) => constant.has(i))) constant.add(n.id);
       }
       // Fold the maximal constant nodes: those read by a non-constant node or an output.
