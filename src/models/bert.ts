@@ -34,7 +34,7 @@ export function buildBert(cfg: BertDims, shape: BatchShape & { pooler?: boolean 
   const act = (v: Ref): Ref => (cfg.gelu === 'erf' ? b.geluErf(v) : b.gelu(v));
 
   const ids = b.input('input_ids', [B, S], 'i32');
-  const types = b.input('token_type_ids', [B, S], 'i32');
+  const types = b.mark(b.input('token_type_ids', [B, S], 'i32'), POINTS.tokenTypeIds);
   const attentionMask = b.mark(b.input('attention_mask', [B, S], 'i32'), POINTS.attentionMask);
   const wordEmbeddings = p('embeddings.word_embeddings.weight', [cfg.vocabSize, D]);
   let x = b.within('embeddings', () => {

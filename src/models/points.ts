@@ -15,6 +15,8 @@ export const POINTS = {
   value: 'attn.value',
   /** Final hidden states [B,S,D] (after the last layer norm for GPT-2; the encoder output for BERT). */
   hiddenStates: 'hidden_states',
+  /** BERT's segment ids [B,S] (i32) as fed. */
+  tokenTypeIds: 'token_type_ids',
   /** Labels [B,S] (i32, -100 ignored) as fed. */
   labels: 'labels',
 } as const;
