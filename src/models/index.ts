@@ -6,3 +6,5 @@ export * from './config.js';
 export * from './safetensors.js';
 export * from './checkpoint.js';
 export * from './tokenizers/index.js';
+export * from './backbone.js';
+export * from './tiny.js';

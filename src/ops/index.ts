@@ -19,5 +19,6 @@ export * from './evaluate.js';
 export * as wgsl from './wgsl.js';
 export { ELEMENTWISE_PRELUDE, hash32 } from './defs/elementwise.js';
 export * from './retype.js';
+export * from './init.js';
 export { SLICE_TO_END, sliceRange } from './defs/shape.js';
 export { MASK_NEG } from './defs/masks.js';

@@ -6,6 +6,6 @@ export * from './gpu.js';
 export * from './executor.js';
 export * from './cpu-executor.js';
 export * from './gpu-executor.js';
-export * from './init.js';
+export * from '../ops/init.js';
 export * from './container.js';
 export * from './program.js';

@@ -8,7 +8,7 @@ import type { Feeds, HostTensor, ParamStore } from '../ops/host.js';
 import { deviceByteSize } from '../ops/wgsl.js';
 import { evaluateReference, FeedError } from '../ops/evaluate.js';
 import type { GpuContext, GpuTensor } from './gpu.js';
-import { initTensor } from './init.js';
+import { initTensor } from '../ops/init.js';
 import { OPTIM_SCOPE } from '../passes/optimizer.js';
 
 export const NEXT_PREFIX = 'next:';

@@ -1,0 +1,309 @@
+// WGSL generators for matmul. Every variant computes the same canonical problem: `batch`
+// independent GEMMs out[bi] = op(A)[M,K] · op(B)[K,N], where A and B start at per-batch offsets
+// (broadcast batch dims) and op() reads the stored matrix transposed when asked.
+//
+// Variants and why they exist:
+//  - blocked: each invocation keeps an rm x (4*cn) block of outputs in registers and reads
+//    operands as vec4 where rows are 16-byte aligned; no workgroup memory. On llvmpipe each
+//    invocation is one SIMD lane and barriers are expensive, so this is the fast one there.
+//  - blocked_scalar: the same blocking with scalar loads, for any shape (and as a check).
+//  - skinny: blocked with one row per invocation, for M < 4 (e.g. one token at a time).
+//  - tiled: 64x64 output tiles staged through workgroup memory, 4x4 per invocation: the
+//    classic GPU kernel, where shared memory bandwidth pays.
+//  - naive: one output per invocation, for tiny problems (and as the bench's baseline).
+// Edges are handled by clamping load indices (loads stay in bounds and loops stay branch-free)
+// and guarding stores.
+
+import type { Kernel, KernelTarget } from '../registry.js';
+
+export const MATMUL_VARIANTS = ['blocked', 'blocked_scalar', 'skinny', 'tiled', 'naive'] as const;
+export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
+
+/** One batched GEMM with shapes baked in. Offsets are WGSL u32 expressions of the batch index `bi`. */
+export interface MatmulProblem {
+  readonly batch: number;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  readonly transA: boolean;
+  readonly transB: boolean;
+  /** Element offset of A's (and B's) matrix for output batch `bi`. */
+  readonly aOffset: string;
+  readonly bOffset: string;
+}
+
+/** Chooses a variant from the target and the shape (the registry entry's rule). */
+export function chooseVariant(p: MatmulProblem, target: KernelTarget): MatmulVariant {
+  if (target.kind === 'gpu') {
+    // A 64x64 tile mostly idles when one side is tiny: one thread per output reads better there.
+    const tiledFits = target.maxWorkgroupStorageSize >= 8192 && target.maxInvocationsPerWorkgroup >= 64;
+    return tiledFits && p.M >= 16 && p.N >= 16 ? 'tiled' : 'naive';
+  }
+  return p.M < 4 ? 'skinny' : 'blocked';
+}
+
+export function generateMatmul(p: MatmulProblem, variant: MatmulVariant, target: KernelTarget): Kernel {
+  if (p.batch * p.M * p.N === 0) {
+    // Never dispatched (empty output); index math over a zero extent would not compile.
+    return { variant: `matmul.${variant}`, workgroups: [0, 0, 0], code: `${decls('f32', 'f32', 'f32')}\n@compute @workgroup_size(1)\nfn main() {}\n` };
+  }
+  switch (variant) {
+    case 'blocked': return blocked(p, { rm: 4, cn: 2, wx: 8, wy: 1, vec: true }, target, variant);
+    case 'blocked_scalar': return blocked(p, { rm: 4, cn: 2, wx: 8, wy: 1, vec: false }, target, variant);
+    case 'skinny': return blocked(p, { rm: 1, cn: 2, wx: 8, wy: 1, vec: true }, target, variant);
+    case 'tiled': return tiled(p, target);
+    case 'naive': return naive(p, target);
+  }
+}
+
+// ---- shared pieces ------------------------------------------------------------------------------
+
+const XYZW = ['x', 'y', 'z', 'w'];
+
+function decls(a: string, b: string, out: string): string {
+  return [
+    `@group(0) @binding(0) var<storage, read> in0: array<${a}>;`,
+    `@group(0) @binding(1) var<storage, read> in1: array<${b}>;`,
+    `@group(0) @binding(2) var<storage, read_write> out: array<${out}>;`,
+  ].join('\n');
+}
+
+const ENTRY_ARGS = '@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>';
+
+/**
+ * Spreads `groups` workgroups (row blocks x batch) over y and z, as one dimension may hold at most
+ * maxWorkgroupsPerDimension. WGSL defining the flat index `g` of the workgroup, uniform per workgroup.
+ */
+function foldYZ(groups: number, target: KernelTarget): { y: number; z: number; code: string } {
+  const y = Math.min(groups, target.maxWorkgroupsPerDimension);
+  const z = Math.ceil(groups / y);
+  if (z > target.maxWorkgroupsPerDimension) throw new Error(`matmul: ${groups} workgroups exceed the device's grid`);
+  return { y, z, code: z > 1 ? `let g = wid.y + wid.z * ${y}u;` : 'let g = wid.y;' };
+}
+
+function checkX(x: number, target: KernelTarget): number {
+  if (x > target.maxWorkgroupsPerDimension) throw new Error(`matmul: ${x} column workgroups exceed the device's grid`);
+  return x;
+}
+
+/** Scalar element index of op(A)[m, k] and op(B)[k, n] (WGSL u32 expressions). */
+function aIndex(p: MatmulProblem, m: string, k: string): string {
+  return p.transA ? `aOff + (${k}) * ${p.M}u + ${m}` : `aOff + (${m}) * ${p.K}u + ${k}`;
+}
+function bIndex(p: MatmulProblem, k: string, n: string): string {
+  return p.transB ? `bOff + (${n}) * ${p.K}u + ${k}` : `bOff + (${k}) * ${p.N}u + ${n}`;
+}
+
+// ---- register-blocked (lavapipe) ----------------------------------------------------------------
+
+interface BlockShape {
+  /** Output rows per invocation (1, or a multiple of 4). */
+  readonly rm: number;
+  /** vec4 output columns per invocation. */
+  readonly cn: number;
+  /** Workgroup size over column blocks and row blocks. */
+  readonly wx: number;
+  readonly wy: number;
+  /** vec4 loads and stores wherever the row starts are 16-byte aligned. */
+  readonly vec: boolean;
+}
+
+/**
+ * How an operand is read. For A: 'k4' vec4 along k (not transposed, K % 4 == 0), 'm4' vec4
+ * along m covering 4 rows (transposed, M % 4 == 0), 's' scalar. For B: 'n4' vec4 along n (not
+ * transposed, N % 4 == 0), 'k4' vec4 along k (transposed, K % 4 == 0), 's' scalar.
+ */
+type AMode = 'k4' | 'm4' | 's';
+type BMode = 'n4' | 'k4' | 's';
+
+export function blocked(p: MatmulProblem, s: BlockShape, target: KernelTarget, name: string): Kernel {
+  const { M, N, K, rm, cn } = { ...p, ...s };
+  const cols = 4 * cn;
+  const aMode: AMode = !s.vec ? 's' : !p.transA ? (K % 4 === 0 ? 'k4' : 's') : M % 4 === 0 && rm % 4 === 0 ? 'm4' : 's';
+  const bMode: BMode = !s.vec ? 's' : !p.transB ? (N % 4 === 0 ? 'n4' : 's') : K % 4 === 0 ? 'k4' : 's';
+  const outVec = s.vec && N % 4 === 0;
+  const K4 = K - (K % 4);
+  const rowWgs = Math.ceil(Math.ceil(M / rm) / s.wy);
+  const yz = foldYZ(rowWgs * p.batch, target);
+  const wx = checkX(Math.ceil(Math.ceil(N / cols) / s.wx), target);
+  const R = [...Array(rm).keys()];
+  const C = [...Array(cn).keys()];
+  const J = [...Array(cols).keys()];
+  const L: string[] = [];
+  const line = (x: string): void => void L.push(`  ${x}`);
+
+  line(`let col0 = gid.x * ${cols}u;`);
+  line(yz.code);
+  line(`let bi = g / ${rowWgs}u;`);
+  // With one row block per workgroup, row0 is visibly uniform, so llvmpipe loads A once per SIMD batch.
+  line(s.wy === 1 ? `let row0 = (g % ${rowWgs}u) * ${rm}u;` : `let row0 = ((g % ${rowWgs}u) * ${s.wy}u + lid.y) * ${rm}u;`);
+  line(`if (col0 >= ${N}u || row0 >= ${M}u || bi >= ${p.batch}u) { return; }`);
+  line(`let aOff = ${p.aOffset};`);
+  line(`let bOff = ${p.bOffset};`);
+  // Per-row / per-column base indices, clamped so edge blocks load valid (duplicate) data.
+  if (aMode === 'k4') R.forEach((r) => line(`let ra${r} = (aOff + min(row0 + ${r}u, ${M - 1}u) * ${K}u) / 4u;`));
+  if (aMode === 'm4') R.filter((r) => r % 4 === 0).forEach((r) => line(`let rq${r / 4} = aOff / 4u + min(row0 + ${r}u, ${M - 4}u) / 4u;`));
+  if (aMode === 's') R.forEach((r) => line(p.transA ? `let ra${r} = aOff + min(row0 + ${r}u, ${M - 1}u);` : `let ra${r} = aOff + min(row0 + ${r}u, ${M - 1}u) * ${K}u;`));
+  if (bMode === 'n4') C.forEach((c) => line(`let cq${c} = bOff / 4u + min(col0 / 4u + ${c}u, ${N / 4 - 1}u);`));
+  if (bMode === 'k4') J.forEach((j) => line(`let rb${j} = (bOff + min(col0 + ${j}u, ${N - 1}u) * ${K}u) / 4u;`));
+  if (bMode === 's') J.forEach((j) => line(p.transB ? `let rb${j} = bOff + min(col0 + ${j}u, ${N - 1}u) * ${K}u;` : `let rb${j} = bOff + min(col0 + ${j}u, ${N - 1}u);`));
+  R.forEach((r) => C.forEach((c) => line(`var acc${r}_${c} = vec4<f32>(0.0);`)));
+
+  /** Loads for k .. k+kc-1 and the products, as WGSL lines. */
+  const step = (kc: number): string[] => {
+    const body: string[] = [];
+    const kk = [...Array(kc).keys()];
+    const kAt = (i: number): string => (i === 0 ? 'k' : `k + ${i}u`);
+    let aAt: (r: number, i: number) => string;
+    if (aMode === 'k4') {
+      R.forEach((r) => body.push(`let a${r} = in0[ra${r} + kq];`));
+      aAt = (r, i) => `a${r}.${XYZW[i]}`;
+    } else if (aMode === 'm4') {
+      kk.forEach((i) => R.filter((r) => r % 4 === 0).forEach((r) => body.push(`let a${r / 4}_${i} = in0[rq${r / 4} + (${kAt(i)}) * ${M / 4}u];`)));
+      aAt = (r, i) => `a${Math.floor(r / 4)}_${i}.${XYZW[r % 4]}`;
+    } else {
+      kk.forEach((i) => R.forEach((r) => body.push(`let a${r}_${i} = in0[ra${r} + ${p.transA ? `(${kAt(i)}) * ${M}u` : kAt(i)}];`)));
+      aAt = (r, i) => `a${r}_${i}`;
+    }
+    let bAt: (i: number, c: number) => string;
+    if (bMode === 'n4') {
+      kk.forEach((i) => C.forEach((c) => body.push(`let b${c}_${i} = in1[cq${c} + (${kAt(i)}) * ${N / 4}u];`)));
+      bAt = (i, c) => `b${c}_${i}`;
+    } else if (bMode === 'k4') {
+      J.forEach((j) => body.push(`let bt${j} = in1[rb${j} + kq];`));
+      bAt = (i, c) => `vec4<f32>(${[0, 1, 2, 3].map((q) => `bt${4 * c + q}.${XYZW[i]}`).join(', ')})`;
+    } else {
+      const at = (i: number, j: number): string => (p.transB ? `in1[rb${j} + ${kAt(i)}]` : `in1[rb${j} + (${kAt(i)}) * ${N}u]`);
+      kk.forEach((i) => C.forEach((c) => body.push(`let b${c}_${i} = vec4<f32>(${[0, 1, 2, 3].map((q) => at(i, 4 * c + q)).join(', ')});`)));
+      bAt = (i, c) => `b${c}_${i}`;
+    }
+    kk.forEach((i) => R.forEach((r) => C.forEach((c) => body.push(`acc${r}_${c} = fma(vec4<f32>(${aAt(r, i)}), ${bAt(i, c)}, acc${r}_${c});`))));
+    return body;
+  };
+
+  if (K4 > 0) {
+    line(`for (var k = 0u; k < ${K4}u; k = k + 4u) {`);
+    line('  let kq = k / 4u;');
+    step(4).forEach((x) => line(`  ${x}`));
+    line('}');
+  }
+  if (K4 < K) {
+    // Only reached when K % 4 != 0, where no operand is read as vec4 along k.
+    line(`for (var k = ${K4}u; k < ${K}u; k = k + 1u) {`);
+    step(1).forEach((x) => line(`  ${x}`));
+    line('}');
+  }
+  line(`let o = bi * ${M * N}u;`);
+  for (const r of R) {
+    line(`if (row0 + ${r}u < ${M}u) {`);
+    line(`  let orow = o + (row0 + ${r}u) * ${N}u + col0;`);
+    for (const c of C) {
+      if (outVec) line(`  if (col0 + ${4 * c}u < ${N}u) { out[orow / 4u + ${c}u] = acc${r}_${c}; }`);
+      else [0, 1, 2, 3].forEach((q) => line(`  if (col0 + ${4 * c + q}u < ${N}u) { out[orow + ${4 * c + q}u] = acc${r}_${c}.${XYZW[q]}; }`));
+    }
+    line('}');
+  }
+  const modes = aMode === 's' && bMode === 's' && !outVec ? 'scalar' : `a:${aMode},b:${bMode},out:${outVec ? 'v4' : 's'}`;
+  return {
+    variant: `matmul.${name}${rm}x${cols}(${modes})`,
+    workgroups: [wx, yz.y, yz.z],
+    code: `${decls(aMode === 's' ? 'f32' : 'vec4<f32>', bMode === 's' ? 'f32' : 'vec4<f32>', outVec ? 'vec4<f32>' : 'f32')}\n` +
+      `@compute @workgroup_size(${s.wx}, ${s.wy}, 1)\nfn main(${ENTRY_ARGS}) {\n${L.join('\n')}\n}\n`,
+  };
+}
+
+// ---- workgroup-tiled (hardware GPUs) -------------------------------------------------------------
+
+function tiled(p: MatmulProblem, target: KernelTarget): Kernel {
+  const { M, N, K } = p;
+  const ts = target.maxInvocationsPerWorkgroup >= 256 ? 16 : 8; // invocations per tile side
+  const tile = 4 * ts; // each invocation computes 4x4 outputs
+  const tk = 16;
+  const threads = ts * ts;
+  const perThread = (tile * tk) / threads;
+  const rowWgs = Math.ceil(M / tile);
+  const yz = foldYZ(rowWgs * p.batch, target);
+  const wx = checkX(Math.ceil(N / tile), target);
+  const I = [0, 1, 2, 3];
+  const L: string[] = [];
+  const line = (x: string): void => void L.push(`  ${x}`);
+  line(yz.code);
+  // Uniform per workgroup, so returning before the barriers is allowed.
+  line(`if (g >= ${rowWgs * p.batch}u) { return; }`);
+  line(`let bi = g / ${rowWgs}u;`);
+  line(`let m0 = (g % ${rowWgs}u) * ${tile}u;`);
+  line(`let n0 = wid.x * ${tile}u;`);
+  line(`let t = lid.y * ${ts}u + lid.x;`);
+  line(`let aOff = ${p.aOffset};`);
+  line(`let bOff = ${p.bOffset};`);
+  I.forEach((i) => line(`var acc${i} = vec4<f32>(0.0);`));
+  line(`for (var k0 = 0u; k0 < ${K}u; k0 = k0 + ${tk}u) {`);
+  // Consecutive invocations read consecutive addresses of whichever axis is contiguous.
+  for (let l = 0; l < perThread; l++) {
+    const e = `(t + ${l * threads}u)`;
+    const [am, ak] = p.transA ? [`${e} % ${tile}u`, `${e} / ${tile}u`] : [`${e} / ${tk}u`, `${e} % ${tk}u`];
+    const [bk, bn] = p.transB ? [`${e} % ${tk}u`, `${e} / ${tk}u`] : [`${e} / ${tile}u`, `${e} % ${tile}u`];
+    line(`  {`);
+    line(`    let am = ${am}; let ak = ${ak};`);
+    line(`    var av = 0.0;`);
+    line(`    if (m0 + am < ${M}u && k0 + ak < ${K}u) { av = in0[${aIndex(p, 'm0 + am', 'k0 + ak')}]; }`);
+    line(`    As[ak * ${tile}u + am] = av;`);
+    line(`    let bk = ${bk}; let bn = ${bn};`);
+    line(`    var bv = 0.0;`);
+    line(`    if (n0 + bn < ${N}u && k0 + bk < ${K}u) { bv = in1[${bIndex(p, 'k0 + bk', 'n0 + bn')}]; }`);
+    line(`    Bs[bk * ${tile}u + bn] = bv;`);
+    line(`  }`);
+  }
+  line('  workgroupBarrier();');
+  line(`  for (var kk = 0u; kk < ${tk}u; kk = kk + 1u) {`);
+  line(`    let ar = kk * ${tile}u + lid.y * 4u;`);
+  line(`    let bc = kk * ${tile}u + lid.x * 4u;`);
+  line('    let b = vec4<f32>(Bs[bc], Bs[bc + 1u], Bs[bc + 2u], Bs[bc + 3u]);');
+  I.forEach((i) => line(`    acc${i} = fma(vec4<f32>(As[ar + ${i}u]), b, acc${i});`));
+  line('  }');
+  line('  workgroupBarrier();');
+  line('}');
+  line(`let o = bi * ${M * N}u;`);
+  line('let n = n0 + lid.x * 4u;');
+  for (const i of I) {
+    line(`let row${i} = m0 + lid.y * 4u + ${i}u;`);
+    line(`if (row${i} < ${M}u) {`);
+    I.forEach((j) => line(`  if (n + ${j}u < ${N}u) { out[o + row${i} * ${N}u + n + ${j}u] = acc${i}.${XYZW[j]}; }`));
+    line('}');
+  }
+  return {
+    variant: `matmul.tiled${tile}x${tile}x${tk}`,
+    workgroups: [wx, yz.y, yz.z],
+    code: `${decls('f32', 'f32', 'f32')}\nvar<workgroup> As: array<f32, ${tile * tk}>;\nvar<workgroup> Bs: array<f32, ${tile * tk}>;\n` +
+      `@compute @workgroup_size(${ts}, ${ts}, 1)\nfn main(${ENTRY_ARGS}) {\n${L.join('\n')}\n}\n`,
+  };
+}
+
+// ---- one output per invocation ---------------------------------------------------------------------
+
+function naive(p: MatmulProblem, target: KernelTarget): Kernel {
+  const { M, N, K } = p;
+  const count = p.batch * M * N;
+  const wg = Math.min(64, target.maxInvocationsPerWorkgroup);
+  const groups = Math.ceil(count / wg);
+  const x = Math.min(groups, target.maxWorkgroupsPerDimension);
+  const y = Math.ceil(groups / x);
+  const code = `${decls('f32', 'f32', 'f32')}
+@compute @workgroup_size(${wg})
+fn main(${ENTRY_ARGS}) {
+  let i = gid.x + gid.y * ${x * wg}u;
+  if (i >= ${count}u) { return; }
+  let bi = i / ${M * N}u;
+  let m = (i / ${N}u) % ${M}u;
+  let n = i % ${N}u;
+  let aOff = ${p.aOffset};
+  let bOff = ${p.bOffset};
+  var acc = 0.0;
+  for (var k = 0u; k < ${K}u; k = k + 1u) {
+    acc = fma(in0[${aIndex(p, 'm', 'k')}], in1[${bIndex(p, 'k', 'n')}], acc);
+  }
+  out[i] = acc;
+}
+`;
+  return { variant: 'matmul.naive', workgroups: [x, y, 1], code };
+}
