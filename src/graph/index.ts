@@ -7,3 +7,4 @@ export * from './validate.js';
 export * from './print.js';
 export * from './dot.js';
 export * from './json.js';
+export * from './points.js';

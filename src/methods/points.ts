@@ -2,7 +2,7 @@
 
 import { findAll, type Graph, type Node } from '../graph/index.js';
 import { GraphBuilder, refOf, type Ref } from '../ops/index.js';
-import { POINTS } from '../models/points.js';
+import { POINTS } from '../graph/index.js';
 import { MethodError } from './method.js';
 
 export function points(graph: Graph, point: string): Node[] {

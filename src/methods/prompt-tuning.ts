@@ -5,7 +5,7 @@
 
 import * as t from 'io-ts';
 import { GraphBuilder, SLICE_TO_END, retype } from '../ops/index.js';
-import { POINTS } from '../models/points.js';
+import { POINTS } from '../graph/index.js';
 import { defineMethod, MethodError } from './method.js';
 import { point, rewriteAt } from './points.js';
 import { extendAttentionMask, extendCausalMask, extendSequenceInputs, setPositions } from './sequence.js';

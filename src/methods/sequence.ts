@@ -5,7 +5,7 @@
 
 import type { Graph } from '../graph/index.js';
 import { GraphBuilder, type Ref } from '../ops/index.js';
-import { POINTS } from '../models/points.js';
+import { POINTS } from '../graph/index.js';
 import { points, rewriteAt } from './points.js';
 import { MethodError } from './method.js';
 

@@ -3,7 +3,7 @@
 // types are re-inferred; queries, keys and values are marked for methods to find.
 
 import type { GraphBuilder, Ref } from '../ops/index.js';
-import { POINTS } from './points.js';
+import { POINTS } from '../graph/index.js';
 
 /** [B,S,D] -> [B,H,S,dh] */
 export function splitHeads(b: GraphBuilder, x: Ref, heads: number): Ref {

@@ -6,7 +6,7 @@
 import { Graph, type Shape } from '../graph/index.js';
 import { GraphBuilder, type Ref } from '../ops/index.js';
 import { attention } from './attention.js';
-import { POINTS } from './points.js';
+import { POINTS } from '../graph/index.js';
 import type { BatchShape } from './gpt2.js';
 
 export interface BertDims {

@@ -5,7 +5,7 @@
 import { Graph, type Shape } from '../graph/index.js';
 import { GraphBuilder, SLICE_TO_END, type Ref } from '../ops/index.js';
 import { attention } from './attention.js';
-import { POINTS } from './points.js';
+import { POINTS } from '../graph/index.js';
 
 export interface Gpt2Dims {
   readonly vocabSize: number;

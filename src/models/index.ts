@@ -1,4 +1,4 @@
-export * from './points.js';
+
 export * from './attention.js';
 export * from './gpt2.js';
 export * from './bert.js';
