@@ -13,6 +13,10 @@ export const POINTS = {
   query: 'attn.query',
   key: 'attn.key',
   value: 'attn.value',
+  /** Per layer: the attention block's output projection [B,S,D], before the residual add (adapters). */
+  attnOutput: 'attn.output',
+  /** Per layer: the MLP block's output [B,S,D], before the residual add (adapters). */
+  mlpOutput: 'mlp.output',
   /** Final hidden states [B,S,D] (after the last layer norm for GPT-2; the encoder output for BERT). */
   hiddenStates: 'hidden_states',
   /** BERT's segment ids [B,S] (i32) as fed. */

@@ -51,10 +51,10 @@ export function buildBert(cfg: BertDims, shape: BatchShape & { pooler?: boolean 
       const attnOut = b.within('attention', () => {
         const ctx = b.within('self', () => attention(b,
           linear(`${L}.attention.self.query`, x, D, D), linear(`${L}.attention.self.key`, x, D, D), linear(`${L}.attention.self.value`, x, D, D), cfg.heads, mask));
-        return b.within('output', () => layerNorm(`${L}.attention.output`, b.add(linear(`${L}.attention.output.dense`, ctx, D, D), x)));
+        return b.within('output', () => layerNorm(`${L}.attention.output`, b.add(b.mark(linear(`${L}.attention.output.dense`, ctx, D, D), POINTS.attnOutput), x)));
       });
       const inter = b.within('intermediate', () => act(linear(`${L}.intermediate.dense`, attnOut, D, cfg.inner)));
-      return b.within('output', () => layerNorm(`${L}.output`, b.add(linear(`${L}.output.dense`, inter, cfg.inner, D), attnOut)));
+      return b.within('output', () => layerNorm(`${L}.output`, b.add(b.mark(linear(`${L}.output.dense`, inter, cfg.inner, D), POINTS.mlpOutput), attnOut)));
     });
   }
   const hidden = b.mark(x, POINTS.hiddenStates);

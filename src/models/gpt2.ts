@@ -52,11 +52,11 @@ export function buildGpt2(cfg: Gpt2Dims, shape: BatchShape): Graph {
         const qkv = linear('attn.c_attn', a, D, 3 * D);
         const part = (k: number): Ref => b.slice(qkv, 2, k * D, (k + 1) * D);
         const ctx = attention(b, part(0), part(1), part(2), cfg.heads, mask);
-        return linear('attn.c_proj', ctx, D, D);
+        return b.mark(linear('attn.c_proj', ctx, D, D), POINTS.attnOutput);
       });
       const x1 = b.add(x, attnOut);
       const m = ln('ln_2', x1);
-      const mlpOut = b.within('mlp', () => linear('mlp.c_proj', b.gelu(linear('mlp.c_fc', m, D, cfg.inner)), cfg.inner, D));
+      const mlpOut = b.within('mlp', () => b.mark(linear('mlp.c_proj', b.gelu(linear('mlp.c_fc', m, D, cfg.inner)), cfg.inner, D), POINTS.mlpOutput));
       return b.add(x1, mlpOut);
     });
   }
