@@ -11,6 +11,7 @@ import { dcePass } from './dce.js';
 import { foldPass } from './fold.js';
 import { freezePass, type TrainableSpec } from './freeze.js';
 import { fusionPass } from './fusion.js';
+import { unmarkPass } from './unmark.js';
 import { planMemory, type MemoryPlan } from './memory.js';
 import { adamwPass, type AdamWOptions } from './optimizer.js';
 import { CompileError, type Pass, type PassContext, type Property } from './pass.js';
@@ -52,7 +53,7 @@ export interface Compiled {
 }
 
 export function defaultPipeline(opts: CompileOptions): Pass[] {
-  const passes: Pass[] = [freezePass(opts.trainable)];
+  const passes: Pass[] = [freezePass(opts.trainable), unmarkPass];
   if (opts.train) {
     passes.push(autodiffPass(opts.autodiff));
     if (opts.optimizer !== false) passes.push(adamwPass(opts.optimizer ?? {}));

@@ -10,3 +10,4 @@ export * from './memory.js';
 export * from './compile.js';
 export * from './schedule.js';
 export * from './inspect.js';
+export * from './unmark.js';
