@@ -9,3 +9,4 @@ export * from './gpu-executor.js';
 export * from '../ops/init.js';
 export * from './container.js';
 export * from './program.js';
+export * from './profile.js';
