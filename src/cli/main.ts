@@ -7,8 +7,10 @@ import { EXIT, parseCommandArgs, UsageError, wantsHelp, type Command, type Io } 
 import { demo } from './demo.js';
 import { doctor } from './doctor.js';
 import { printGraphCommand } from './print-graph.js';
+import { inspectCommand } from './inspect.js';
+import { traceCommand } from './trace.js';
 
-export const COMMANDS: readonly Command[] = [doctor, demo, printGraphCommand];
+export const COMMANDS: readonly Command[] = [doctor, demo, printGraphCommand, inspectCommand, traceCommand];
 
 export function toolHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
