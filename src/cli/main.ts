@@ -9,8 +9,10 @@ import { doctor } from './doctor.js';
 import { printGraphCommand } from './print-graph.js';
 import { inspectCommand } from './inspect.js';
 import { traceCommand } from './trace.js';
+import { trainCommand } from './train.js';
+import { pretrainCommand } from './pretrain.js';
 
-export const COMMANDS: readonly Command[] = [doctor, demo, printGraphCommand, inspectCommand, traceCommand];
+export const COMMANDS: readonly Command[] = [doctor, demo, trainCommand, pretrainCommand, inspectCommand, traceCommand, printGraphCommand];
 
 export function toolHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
