@@ -23,12 +23,14 @@ export interface KernelTarget {
   readonly maxWorkgroupsPerDimension: number;
   readonly maxInvocationsPerWorkgroup: number;
   readonly maxWorkgroupStorageSize: number;
+  /** Storage buffers one kernel may bind (inputs + output). */
+  readonly maxStorageBuffers: number;
 }
 
 /** Used where no device is at hand (tests of codegen, inspect): a conservative software target. */
 export const DEFAULT_TARGET: KernelTarget = {
   kind: 'cpu', f16: false, subgroups: false,
-  maxWorkgroupsPerDimension: 65535, maxInvocationsPerWorkgroup: 256, maxWorkgroupStorageSize: 16384,
+  maxWorkgroupsPerDimension: 65535, maxInvocationsPerWorkgroup: 256, maxWorkgroupStorageSize: 16384, maxStorageBuffers: 8,
 };
 
 export interface KernelContext<A> {

@@ -31,6 +31,8 @@ export const fusionPass: Pass = {
     for (const root of [...g.nodes].reverse()) {
       if (absorbed.has(root.id) || !fusible(root) || root.op === 'const') continue;
       const members = new Set<number>([root.id]);
+      // A kernel binds each external input plus its output: stay within the device's limit.
+      const maxInputs = ctx.target.maxStorageBuffers - 1;
       const grow = (n: Node): void => {
         for (const i of n.inputs) {
           const p = g.node(i);
@@ -40,6 +42,10 @@ export const fusionPass: Pass = {
           if (!inline && !sole) continue;
           if (INDEX_DEPENDENT.has(p.op) && !sameShape(p.type.shape, root.type.shape)) continue;
           members.add(p.id);
+          if (externalInputs(g, members) > maxInputs) {
+            members.delete(p.id);
+            continue;
+          }
           if (!inline) grow(p);
         }
       };
@@ -57,6 +63,12 @@ export const fusionPass: Pass = {
     return { graph: g, changed: groups > 0 };
   },
 };
+
+function externalInputs(g: Graph, members: ReadonlySet<number>): number {
+  const ext = new Set<number>();
+  for (const id of members) for (const i of g.node(id).inputs) if (!members.has(i)) ext.add(i);
+  return ext.size;
+}
 
 /** Replaces `root` by a `fused` node computing every member, reading the group's external inputs. */
 function replaceGroup(g: Graph, root: Node, members: ReadonlySet<number>): void {

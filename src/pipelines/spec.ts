@@ -65,13 +65,15 @@ export function specHash(spec: RunSpec): string {
 
 /** A typed builder producing the same document as a JSON spec. */
 export function specBuilder(name: string) {
-  const spec: { -readonly [K in keyof RunSpec]?: RunSpec[K] } & { name: string } = { name };
+  // The builder takes the JSON forms (plain numbers where the codec brands integers).
+  type Json = t.OutputOf<typeof RunSpecCodec>;
+  const spec: { -readonly [K in keyof Json]?: Json[K] } & { name: string } = { name };
   const api = {
-    model(m: RunSpec['model']) { spec.model = m; return api; },
+    model(m: Json['model']) { spec.model = m; return api; },
     method(m: MethodSpec) { spec.methods = [...(spec.methods ?? []), m]; return api; },
-    task(task: TaskSpec) { spec.task = task; return api; },
-    training(tr: RunSpec['training']) { spec.training = tr; return api; },
-    evaluation(e: NonNullable<RunSpec['evaluation']>) { spec.evaluation = e; return api; },
+    task(task: t.OutputOf<typeof TaskCodec>) { spec.task = task; return api; },
+    training(tr: Json['training']) { spec.training = tr; return api; },
+    evaluation(e: NonNullable<Json['evaluation']>) { spec.evaluation = e; return api; },
     output(dir: string) { spec.output = { dir }; return api; },
     executor(e: 'webgpu' | 'cpu') { spec.executor = e; return api; },
     /** Validates like a JSON spec. */

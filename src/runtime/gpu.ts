@@ -139,6 +139,7 @@ export class GpuContext {
         maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
         maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
         maxWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
+        maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage,
       };
       const ctx = new GpuContext(device, desc, target, logger, timeoutMs);
       device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => logger.warn(`uncaptured WebGPU error: ${ev.error.message}`);
