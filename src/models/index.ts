@@ -8,3 +8,4 @@ export * from './checkpoint.js';
 export * from './tokenizers/index.js';
 export * from './backbone.js';
 export * from './tiny.js';
+export * from './decode.js';
