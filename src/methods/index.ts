@@ -18,3 +18,13 @@ export { PROMPT_POSITIONS, PTuningConfig, templateOf } from './p-tuning.js';
 export { MASK_POSITION, LABEL, VerbalizerConfig } from './verbalizer.js';
 export { ENCODER_PARAMS, ENCODER_SCOPE, encoderParamNames, buildPromptEncoder, type EncoderKind } from './prompt-encoder.js';
 export { parseTemplate, applyTemplate, templateFeeds, TemplateError, type Template, type TemplateItem, type TemplateOptions, type TemplatedExample } from './template.js';
+
+// Baselines (fine-tuning, LoRA, adapters) and task heads.
+import './fine-tune.js';
+import './lora.js';
+import './adapter.js';
+import './heads.js';
+export { FineTuneConfig } from './fine-tune.js';
+export { LoraConfig, LORA, linearModules, type LinearModule } from './lora.js';
+export { AdapterConfig, adapterParam } from './adapter.js';
+export { HeadConfig, HEAD, headNames, type HeadTask } from './heads.js';
