@@ -5,6 +5,7 @@
 import { NoAdapterError } from '../runtime/index.js';
 import { EXIT, parseCommandArgs, UsageError, wantsHelp, type Command, type Io } from './command.js';
 import { demo } from './demo.js';
+import { smoke } from './smoke.js';
 import { doctor } from './doctor.js';
 import { printGraphCommand } from './print-graph.js';
 import { inspectCommand } from './inspect.js';
@@ -12,7 +13,7 @@ import { traceCommand } from './trace.js';
 import { trainCommand } from './train.js';
 import { pretrainCommand } from './pretrain.js';
 
-export const COMMANDS: readonly Command[] = [doctor, demo, trainCommand, pretrainCommand, inspectCommand, traceCommand, printGraphCommand];
+export const COMMANDS: readonly Command[] = [doctor, demo, smoke, trainCommand, pretrainCommand, inspectCommand, traceCommand, printGraphCommand];
 
 export function toolHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

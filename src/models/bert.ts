@@ -22,7 +22,7 @@ export interface BertDims {
   readonly gelu: 'erf' | 'tanh';
 }
 
-export function buildBert(cfg: BertDims, shape: BatchShape & { pooler?: boolean }): Graph {
+export function buildBert(cfg: BertDims, shape: BatchShape): Graph {
   const b = new GraphBuilder();
   const { batch: B, seq: S } = shape;
   const D = cfg.dim;

@@ -24,6 +24,8 @@ export interface BatchShape {
   readonly labels?: boolean;
   /** Parameters start trainable (full fine-tuning); default frozen. */
   readonly trainable?: boolean;
+  /** BERT only: build the pooler (default true); masked-LM pretraining leaves it out. */
+  readonly pooler?: boolean;
 }
 
 export function buildGpt2(cfg: Gpt2Dims, shape: BatchShape): Graph {

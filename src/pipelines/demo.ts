@@ -56,7 +56,7 @@ export async function runDemo(opts: DemoOptions): Promise<ArmResult[]> {
   const records = tableToText(generateWorld(1), { split: 'test' }).slice(0, opts.evalExamples);
   const arms: { name: string; method: MethodSpec | null; lr: number; train: boolean }[] = [
     { name: 'manual prompt (frozen LM)', method: null, lr: 0, train: false },
-    { name: 'prefix-tuning', method: { method: 'prefix-tuning', length: 5, reparam: null, initStd: 0.5 }, lr: 2e-2, train: true },
+    { name: 'prefix-tuning', method: { method: 'prefix-tuning', length: 10, reparam: { hidden: 128 } }, lr: 5e-3, train: true },
     // No method: every backbone parameter trains.
     { name: 'full fine-tuning', method: null, lr: 1e-3, train: true },
   ];

@@ -58,8 +58,9 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   await mkdir(opts.out, { recursive: true });
   const { tokenizer, config } = await makeTokenizer(opts, corpus);
   const examples = opts.kind === 'gpt2' ? packCausal(tokenizer, corpus, opts.seq) : packMasked(tokenizer, corpus, opts.seq);
-  const graph = buildBackbone(config, { batch: opts.batch, seq: opts.seq, trainable: true });
-  const weights = randomWeights(config, opts.seed);
+  // No pooler: the masked-LM loss does not reach it (it is trained by classification heads).
+  const graph = buildBackbone(config, { batch: opts.batch, seq: opts.seq, trainable: true, pooler: false });
+  const weights = new Map([...randomWeights(config, opts.seed)].filter(([name]) => !name.startsWith('pooler.')));
   const runner = await createRunner(opts.executor, graph, { train: true, optimizer: { weightDecay: 0.01, clipNorm: 1 } }, weights);
   const trainable = graph.params().map((p) => String(p.attrs.name));
   const losses: number[] = [];
