@@ -55,13 +55,20 @@ async function run(o: LoopOptions, emit: (e: TrainEvent) => void, unsubscribed: 
   const trainableCount = [...params.values()].reduce((s, p) => s + numel(p.shape), 0);
   emit({ type: 'start', totalSteps: o.totalSteps, startStep: step, trainable: o.trainable, trainableCount, device: o.device });
 
+  // A checkpoint is captured after step k's update but written only once step k+1's loss
+  // (computed from exactly those parameters) is finite: what is on disk is always good.
   let savedStep = -1;
-  const save = async (): Promise<void> => {
+  let pending: TrainingState | null = null;
+  const capture = async (): Promise<void> => {
     if (!o.checkpoint || savedStep === step) return;
     savedStep = step;
-    const state = await o.runner.readParams(o.stateNames);
-    const path = await saveTrainingState(o.checkpoint.dir, { step, epoch, data: position, specHash: o.checkpoint.specHash, lastLoss, params: state });
-    emit({ type: 'checkpoint', step, path });
+    pending = { step, epoch, data: position, specHash: o.checkpoint.specHash, lastLoss, params: await o.runner.readParams(o.stateNames) };
+  };
+  const flush = async (): Promise<void> => {
+    if (!o.checkpoint || !pending) return;
+    const s = pending;
+    pending = null;
+    emit({ type: 'checkpoint', step: s.step, path: await saveTrainingState(o.checkpoint.dir, s) });
   };
   const limit = o.maxSteps ?? Infinity;
   let windowStart = performance.now(), windowTokens = 0;
@@ -78,7 +85,7 @@ async function run(o: LoopOptions, emit: (e: TrainEvent) => void, unsubscribed: 
         step++;
         const lr = learningRate(o.lr, o.schedule, step);
         const read = step % o.logEvery === 0 || step === limit || step === o.totalSteps || o.signal?.aborted === true ||
-          (o.checkpoint !== undefined && step % o.checkpoint.every === 0);
+          (o.checkpoint !== undefined && (step % o.checkpoint.every === 0 || step % o.checkpoint.every === 1));
         const out = await o.runner.run({ ...batch, ...optimizerFeeds(step, lr, o.optimizer) }, read ? ['loss'] : []);
         windowTokens += tokensIn(batch);
         position = it.position();
@@ -92,11 +99,11 @@ async function run(o: LoopOptions, emit: (e: TrainEvent) => void, unsubscribed: 
           }
           lastLoss = loss;
           verifiedStep = step;
+          await flush();
           const now = performance.now();
           emit({ type: 'step', step, epoch, loss, lr, tokensPerSecond: windowTokens / ((now - windowStart) / 1000), elapsedMs: now - t0 });
           windowStart = now; windowTokens = 0;
-          // Only a step whose loss was checked may become a checkpoint.
-          if (o.checkpoint && step % o.checkpoint.every === 0) await save();
+          if (o.checkpoint && step % o.checkpoint.every === 0) await capture();
         }
       }
     } finally {
@@ -104,9 +111,12 @@ async function run(o: LoopOptions, emit: (e: TrainEvent) => void, unsubscribed: 
     }
     position = START_POSITION;
   }
-  // The final (or interrupted) state is saved when its loss was checked; otherwise the last
-  // checked checkpoint stays the latest.
-  if (verifiedStep === step && step > (o.resume?.step ?? 0)) await save();
+  // The final (or interrupted) state is saved when the losses up to it were checked (its own
+  // update has no later loss to check it; a diverging last update shows on resume).
+  if (verifiedStep === step && step > (o.resume?.step ?? 0)) {
+    await capture();
+    await flush();
+  }
   emit({ type: 'end', step, reason, elapsedMs: performance.now() - t0 });
 }
 
