@@ -15,7 +15,9 @@ export const pretrainCommand: Command = {
 Generates the synthetic world (seed), its corpus, a tokenizer (byte-level BPE for GPT-2,
 WordPiece for BERT), and trains a randomly initialized model on it (causal LM / masked LM).
 Writes a Hugging Face directory: config.json, model.safetensors, tokenizer files, and
-pretrain.json (options, device, time, losses). Defaults: ${JSON.stringify({ ...PRETRAIN_DEFAULTS, executor: undefined })}`,
+pretrain.json (options, device, time, losses). Defaults: ${JSON.stringify({ ...PRETRAIN_DEFAULTS, executor: undefined })}
+
+Exit status: 0 done, 1 failure (bad spec, diverged loss...), 2 no WebGPU adapter, 64 usage error.`,
   options: {
     kind: { type: 'string' }, out: { type: 'string' }, lr: { type: 'string' }, cpu: { type: 'boolean' },
     ...Object.fromEntries(NUMERIC.map((k) => [k, { type: 'string' as const }])),

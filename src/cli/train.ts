@@ -31,7 +31,9 @@ Options:
   --resume        continue from RUN/checkpoint (refused if the spec changed)
   --cpu           run on the CPU reference executor
   --max-steps N   stop after N steps (overrides the spec)
-  -h, --help      show this help`,
+  -h, --help      show this help
+
+Exit status: 0 done, 1 failure (bad spec, diverged loss...), 2 no WebGPU adapter, 64 usage error.`,
   options: { resume: { type: 'boolean' }, cpu: { type: 'boolean' }, 'max-steps': { type: 'string' } },
   positionals: { min: 1, max: 1 },
   async run(args, io: Io) {
