@@ -108,6 +108,23 @@ describe('compiler', () => {
     }
   });
 
+  it('frozen parameters are read-only device buffers shared across compiled programs', async () => {
+    const b = new GraphBuilder();
+    mlp(b);
+    const params = initParams(b.graph, 3);
+    const ctx = await gpu();
+    // Only fc2 trains: fc1 is frozen in both programs and uploaded once.
+    const c1 = compile(b.graph, { train: true, trainable: ['fc2.w', 'fc2.b'], params: new Map(params), target: ctx.target });
+    const c2 = compile(b.graph, { train: false, params: new Map(params), fold: false, target: ctx.target });
+    const p1 = await Program.create(ctx, c1, params), p2 = await Program.create(ctx, c2, params);
+    const w = params.get('fc1.w')!;
+    const shared = ctx.shareFrozen(w);
+    expect(ctx.shareFrozen(w)).to.equal(shared);
+    ctx.unshareFrozen(w); ctx.unshareFrozen(w);
+    expect(() => p1.writeParam('fc1.w', w)).to.throw(/frozen: its device copy is shared read-only/);
+    p1.release(); p2.release();
+  });
+
   it('plans memory below the sum of all tensors and reports the peak', () => {
     const b = new GraphBuilder();
     transformer(b, { batch: 2, seq: 8, dim: 16, heads: 2, layers: 2, vocab: 24 }, { trainableBackbone: true });

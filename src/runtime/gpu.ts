@@ -237,6 +237,30 @@ export class GpuContext {
     list.push(t.buffer);
   }
 
+  private readonly frozen = new WeakMap<HostTensor, { buffer: GPUBuffer; users: number }>();
+
+  /**
+   * The device copy of a frozen (read-only) host tensor, shared by every program that binds the
+   * same tensor object: a backbone's weights are uploaded once however many programs use them.
+   */
+  shareFrozen(host: HostTensor): GPUBuffer {
+    let entry = this.frozen.get(host);
+    if (!entry) {
+      entry = { buffer: this.upload(host).buffer, users: 0 };
+      this.frozen.set(host, entry);
+    }
+    entry.users++;
+    return entry.buffer;
+  }
+
+  /** Drops one program's use of a shared frozen tensor; the last one returns the buffer. */
+  unshareFrozen(host: HostTensor): void {
+    const entry = this.frozen.get(host);
+    if (!entry || --entry.users > 0) return;
+    this.frozen.delete(host);
+    this.free({ buffer: entry.buffer, type: { shape: host.shape, dtype: host.dtype } });
+  }
+
   upload(host: HostTensor): GpuTensor {
     const t = this.allocate({ shape: host.shape, dtype: host.dtype });
     this.write(t, host);

@@ -85,6 +85,9 @@ export class Program implements StepRunner {
     private readonly paramIds: Map<string, number>,
     /** [output node, parameter node] pairs copied after each step. */
     private readonly updates: readonly [number, number][],
+    /** Frozen tensors whose device copies are shared with other programs. */
+    private readonly shared: HostTensor[],
+    private readonly frozen: ReadonlySet<string>,
   ) {}
 
   /** Allocates buffers per the memory plan, uploads parameters, compiles every kernel. */
@@ -101,15 +104,25 @@ export class Program implements StepRunner {
     const slots = compiled.plan.slotBytes.map(make);
     const inputs = new Map<string, { id: number; type: Graph['nodes'][number]['type'] }>();
     const paramIds = new Map<string, number>();
+    const updated = new Set([...g.outputs.keys()].filter((k) => k.startsWith(NEXT_PREFIX)).map((k) => k.slice(NEXT_PREFIX.length)));
+    const shared: HostTensor[] = [];
+    const frozen = new Set<string>();
     for (const n of g.nodes) {
       if (n.op === 'param') {
         const name = String(n.attrs.name);
         const value = params.get(name) ?? compiled.params.get(name);
         if (!value) throw new FeedError(`no value for parameter '${name}' (${formatType(n.type)})`);
         if (!sameType(value, n.type)) throw new FeedError(`parameter '${name}' expects ${formatType(n.type)}, got ${formatType(value)}`);
-        const t = ctx.upload(value);
-        owned.push(t.buffer);
-        buffers.set(n.id, t.buffer);
+        if (n.attrs.trainable !== true && !updated.has(name)) {
+          // Read-only: shared with every other program that binds the same tensor.
+          buffers.set(n.id, ctx.shareFrozen(value));
+          shared.push(value);
+          frozen.add(name);
+        } else {
+          const t = ctx.upload(value);
+          owned.push(t.buffer);
+          buffers.set(n.id, t.buffer);
+        }
         paramIds.set(name, n.id);
       } else if (compiled.plan.slotOf.has(n.id)) {
         buffers.set(n.id, slots[compiled.plan.slotOf.get(n.id)!]);
@@ -132,7 +145,7 @@ export class Program implements StepRunner {
       const target = paramIds.get(name.slice(NEXT_PREFIX.length));
       if (target !== undefined) updates.push([id, target]);
     }
-    return new Program(ctx, g, buffers, owned, dispatches, inputs, paramIds, updates);
+    return new Program(ctx, g, buffers, owned, dispatches, inputs, paramIds, updates, shared, frozen);
   }
 
   /** Number of kernels one step dispatches. */
@@ -184,6 +197,7 @@ export class Program implements StepRunner {
   writeParam(name: string, value: HostTensor): void {
     const id = this.paramIds.get(name);
     if (id === undefined) throw new Error(`program has no parameter '${name}'`);
+    if (this.frozen.has(name)) throw new Error(`parameter '${name}' is frozen: its device copy is shared read-only; compile it as trainable to write it`);
     const type = this.graph.node(id).type;
     if (!sameType(type, value)) throw new FeedError(`parameter '${name}' expects ${formatType(type)}, got ${formatType(value)}`);
     this.ctx.write({ buffer: this.buffers.get(id)!, type }, value);
@@ -196,5 +210,7 @@ export class Program implements StepRunner {
   release(): void {
     for (const b of this.owned) this.ctx.free({ buffer: b, type: { shape: [], dtype: 'f32' } });
     this.owned.length = 0;
+    for (const h of this.shared) this.ctx.unshareFrozen(h);
+    this.shared.length = 0;
   }
 }
