@@ -23,7 +23,7 @@ export interface DemoOptions {
   readonly modelDir?: string;
 }
 
-export const DEMO_DEFAULTS = { steps: 150, evalExamples: 40 };
+export const DEMO_DEFAULTS = { steps: 400, evalExamples: 40 };
 
 export interface ArmResult {
   readonly name: string;
@@ -31,6 +31,8 @@ export interface ArmResult {
   readonly rougeL: number;
   readonly trainable: number;
   readonly trainablePercent: number;
+  /** Parameters kept after training: a reparameterized prefix folds into the prefix itself. */
+  readonly kept: number;
   readonly trainSeconds: number;
   readonly finalLoss: number | null;
   readonly sample: string;
@@ -81,7 +83,9 @@ export async function runDemo(opts: DemoOptions): Promise<ArmResult[]> {
     const bleu = corpusBleu(generations, refs).score;
     const rouge = rougeL(generations, refs).f1;
     opts.log(`  BLEU ${(100 * bleu).toFixed(1)}  ROUGE-L ${(100 * rouge).toFixed(1)}\n  e.g. ${records[0].mr}\n    -> ${generations[0]}`);
-    results.push({ name: arm.name, bleu, rougeL: rouge, trainable, trainablePercent: (100 * trainable) / total, trainSeconds: seconds, finalLoss, sample: generations[0] });
+    const kept = arm.method?.method === 'prefix-tuning' && arm.method.reparam
+      ? Number(arm.method.length) * model.config.layers * 2 * model.config.dim : trainable;
+    results.push({ name: arm.name, bleu, rougeL: rouge, trainable, trainablePercent: (100 * trainable) / total, kept, trainSeconds: seconds, finalLoss, sample: generations[0] });
   }
   return results;
 }
@@ -112,8 +116,8 @@ function pct(n: number, total: number): string {
 }
 
 export function formatResults(rs: readonly ArmResult[]): string {
-  const head = ['method', 'BLEU', 'ROUGE-L', 'trainable', 'trainable %', 'train time'];
-  const rows = rs.map((r) => [r.name, (100 * r.bleu).toFixed(1), (100 * r.rougeL).toFixed(1), String(r.trainable), r.trainablePercent.toFixed(2), `${r.trainSeconds.toFixed(0)} s`]);
+  const head = ['method', 'BLEU', 'ROUGE-L', 'trained params', 'trained %', 'kept params', 'train time'];
+  const rows = rs.map((r) => [r.name, (100 * r.bleu).toFixed(1), (100 * r.rougeL).toFixed(1), String(r.trainable), r.trainablePercent.toFixed(2), String(r.kept), `${r.trainSeconds.toFixed(0)} s`]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(w[i])).join(' | ')} |`;
   return [line(head), `|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`, ...rows.map(line)].join('\n');
