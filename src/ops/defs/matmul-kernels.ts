@@ -3,20 +3,23 @@
 // (broadcast batch dims) and op() reads the stored matrix transposed when asked.
 //
 // Variants and why they exist:
+//  - subgroup: rows of A shared by the 8 lanes of a workgroup through subgroupBroadcast, each
+//    lane a block of columns; the fastest on llvmpipe by far (see subgroupBlocked).
 //  - blocked: each invocation keeps an rm x (4*cn) block of outputs in registers and reads
-//    operands as vec4 where rows are 16-byte aligned; no workgroup memory. On llvmpipe each
-//    invocation is one SIMD lane and barriers are expensive, so this is the fast one there.
+//    operands as vec4 where rows are 16-byte aligned; no workgroup memory. The llvmpipe kernel
+//    where subgroups are missing.
 //  - blocked_scalar: the same blocking with scalar loads, for any shape (and as a check).
 //  - skinny: blocked with one row per invocation, for M < 4 (e.g. one token at a time).
 //  - tiled: 64x64 output tiles staged through workgroup memory, 4x4 per invocation: the
 //    classic GPU kernel, where shared memory bandwidth pays.
-//  - naive: one output per invocation, for tiny problems (and as the bench's baseline).
+//  - naive: one output per invocation: small problems, where compiling a big unrolled kernel
+//    (0.5 to 7 s in llvmpipe) would cost more than it saves.
 // Edges are handled by clamping load indices (loads stay in bounds and loops stay branch-free)
 // and guarding stores.
 
 import type { Kernel, KernelTarget } from '../registry.js';
 
-export const MATMUL_VARIANTS = ['blocked', 'blocked_scalar', 'skinny', 'tiled', 'naive'] as const;
+export const MATMUL_VARIANTS = ['subgroup', 'blocked', 'blocked_scalar', 'skinny', 'tiled', 'naive'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
 
 /** One batched GEMM with shapes baked in. Offsets are WGSL u32 expressions of the batch index `bi`. */
@@ -32,6 +35,11 @@ export interface MatmulProblem {
   readonly bOffset: string;
 }
 
+const flopsOf = (p: MatmulProblem): number => 2 * p.batch * p.M * p.N * p.K;
+
+/** Below this many flops a software adapter runs the naive kernel (it compiles in ~20 ms). */
+export const SMALL_FLOPS = 2 ** 22;
+
 /** Chooses a variant from the target and the shape (the registry entry's rule). */
 export function chooseVariant(p: MatmulProblem, target: KernelTarget): MatmulVariant {
   if (target.kind === 'gpu') {
@@ -39,7 +47,29 @@ export function chooseVariant(p: MatmulProblem, target: KernelTarget): MatmulVar
     const tiledFits = target.maxWorkgroupStorageSize >= 8192 && target.maxInvocationsPerWorkgroup >= 64;
     return tiledFits && p.M >= 16 && p.N >= 16 ? 'tiled' : 'naive';
   }
+  if (flopsOf(p) < SMALL_FLOPS) return 'naive';
+  if (target.subgroups) return 'subgroup';
   return p.M < 4 ? 'skinny' : 'blocked';
+}
+
+/**
+ * Register blocks by problem size: bigger blocks run faster on llvmpipe (fewer loads per
+ * multiply-add) but take longer to compile (shapes are baked in, so every shape compiles once).
+ * Measured on llvmpipe, 2 cores, per core at 1024^3 / CPU time to compile:
+ * subgroup 32x64 k2 ~16 GFLOP/s / 7 s, 32x32 k2 ~14 / 2.3 s, 16x32 k2 ~11 / 1.1 s, 8x32 k2 ~9 / 0.5 s;
+ * blocked 16x8 ~8.5 / 2.7 s, 4x8 ~5.5 / 0.9 s.
+ */
+export function subgroupShape(p: MatmulProblem): SgShape {
+  const f = flopsOf(p);
+  if (p.M <= 8) return { rm: 8, cols: 4, kc: 2, lanes: 8 };
+  if (f >= 2 ** 30 && p.N > 32) return { rm: 32, cols: 8, kc: 2, lanes: 8 };
+  if (f >= 2 ** 24 && p.M > 16) return { rm: 32, cols: 4, kc: 2, lanes: 8 };
+  return { rm: 16, cols: 4, kc: 2, lanes: 8 };
+}
+
+export function blockedShape(p: MatmulProblem, vec: boolean): BlockShape {
+  const big = flopsOf(p) >= 2 ** 26 && p.M > 8;
+  return { rm: big ? 16 : 4, cn: 2, wx: 8, wy: 1, vec };
 }
 
 export function generateMatmul(p: MatmulProblem, variant: MatmulVariant, target: KernelTarget): Kernel {
@@ -47,9 +77,14 @@ export function generateMatmul(p: MatmulProblem, variant: MatmulVariant, target:
     // Never dispatched (empty output); index math over a zero extent would not compile.
     return { variant: `matmul.${variant}`, workgroups: [0, 0, 0], code: `${decls('f32', 'f32', 'f32')}\n@compute @workgroup_size(1)\nfn main() {}\n` };
   }
+  // K = 0 only writes zeros, which the naive kernel does without special cases.
+  if (p.K === 0) return naive(p, target);
   switch (variant) {
-    case 'blocked': return blocked(p, { rm: 4, cn: 2, wx: 8, wy: 1, vec: true }, target, variant);
-    case 'blocked_scalar': return blocked(p, { rm: 4, cn: 2, wx: 8, wy: 1, vec: false }, target, variant);
+    case 'subgroup':
+      if (!target.subgroups) throw new Error('matmul.subgroup needs the subgroups feature');
+      return subgroupBlocked(p, subgroupShape(p), target, variant);
+    case 'blocked': return blocked(p, blockedShape(p, true), target, variant);
+    case 'blocked_scalar': return blocked(p, blockedShape(p, false), target, variant);
     case 'skinny': return blocked(p, { rm: 1, cn: 2, wx: 8, wy: 1, vec: true }, target, variant);
     case 'tiled': return tiled(p, target);
     case 'naive': return naive(p, target);
@@ -96,7 +131,7 @@ function bIndex(p: MatmulProblem, k: string, n: string): string {
 
 // ---- register-blocked (lavapipe) ----------------------------------------------------------------
 
-interface BlockShape {
+export interface BlockShape {
   /** Output rows per invocation (1, or a multiple of 4). */
   readonly rm: number;
   /** vec4 output columns per invocation. */
@@ -306,4 +341,100 @@ fn main(${ENTRY_ARGS}) {
 }
 `;
   return { variant: 'matmul.naive', workgroups: [x, y, 1], code };
+}
+
+// ---- register-blocked with subgroup-shared A (llvmpipe with subgroups) ---------------------------
+//
+// llvmpipe runs 8 invocations as one 8-lane SIMD batch and performs every storage load lane by
+// lane (about a dozen instructions per lane and scalar, vec4 included), while a multiply-add
+// costs one instruction for all 8 lanes. Loads dominate, so: the 8 lanes of a workgroup share
+// rm rows of A, each lane loads 1/8 of them and subgroupBroadcast hands them to the others; each
+// lane loads only its own columns of B. Only this needs the workgroup (8 invocations) to be one
+// subgroup; where it is not (subgroups of 4, e.g. SwiftShader) a plain loop computes the block.
+
+export interface SgShape {
+  /** Output rows per workgroup (a multiple of 8), shared by the 8 lanes. */
+  readonly rm: number;
+  /** Output columns per lane. */
+  readonly cols: number;
+  /** k values per loop step (rm * kc loads of A per step, spread over the lanes). */
+  readonly kc: number;
+  /** Workgroup size, which the fast path needs to be exactly one subgroup (8 on llvmpipe at 256 bits). */
+  readonly lanes: number;
+}
+
+export function subgroupBlocked(p: MatmulProblem, s: SgShape, target: KernelTarget, name: string): Kernel {
+  const { M, N, K } = p;
+  const { rm, cols, kc, lanes: LANES } = s;
+  if (rm % LANES !== 0) throw new Error(`matmul.${name}: rm must be a multiple of ${LANES}`);
+  const rowWgs = Math.ceil(M / rm);
+  const yz = foldYZ(rowWgs * p.batch, target);
+  const wx = checkX(Math.ceil(N / (cols * LANES)), target);
+  const R = [...Array(rm).keys()];
+  const J = [...Array(cols).keys()];
+  const L: string[] = [];
+  const line = (x: string): void => void L.push(`  ${x}`);
+  const store = (r: string, j: string, v: string): string =>
+    `if (row0 + ${r} < ${M}u && col0 + ${j} < ${N}u) { out[o + (row0 + ${r}) * ${N}u + col0 + ${j}] = ${v}; }`;
+  line(yz.code);
+  line(`let bi = g / ${rowWgs}u;`);
+  line(`if (bi >= ${p.batch}u) { return; }`);
+  line(`let row0 = (g % ${rowWgs}u) * ${rm}u;`);
+  line(`let col0 = (wid.x * ${LANES}u + lid.x) * ${cols}u;`);
+  line(`let aOff = ${p.aOffset};`);
+  line(`let bOff = ${p.bOffset};`);
+  line(`let o = bi * ${M * N}u;`);
+  // Edge lanes stay active (clamped loads, guarded stores): broadcasts read every lane.
+  // One flat loop (not nested constant loops, which the compiler would unroll into a huge body).
+  line(`if (subgroupAdd(1u) != ${LANES}u) {`);
+  line('  var acc = 0.0;');
+  line(`  for (var t = 0u; t < ${rm * cols * K}u; t = t + 1u) {`);
+  line(`    let k = t % ${K}u;`);
+  line(`    let r = t / ${cols * K}u;`);
+  line(`    let j = (t / ${K}u) % ${cols}u;`);
+  line(`    acc = acc + in0[${aIndex(p, `min(row0 + r, ${M - 1}u)`, 'k')}] * in1[${bIndex(p, 'k', `min(col0 + j, ${N - 1}u)`)}];`);
+  line(`    if (k == ${K - 1}u) { ${store('r', 'j', 'acc')} acc = 0.0; }`);
+  line('  }');
+  line('  return;');
+  line('}');
+  J.forEach((j) => line(`let cc${j} = min(col0 + ${j}u, ${N - 1}u);`));
+  // Lane sg loads, for each multiple j of 8, A's row row0 + (j % rm) + sg at k offset j / rm.
+  R.filter((r) => r % LANES === 0).forEach((r) => line(`let ar${r} = min(row0 + sg + ${r}u, ${M - 1}u);`));
+  R.forEach((r) => J.forEach((j) => line(`var acc${r}_${j} = 0.0;`)));
+  const step = (k: number): string[] => {
+    const body: string[] = [];
+    const kAt = (i: number): string => (i ? `k + ${i}u` : 'k');
+    for (let i = 0; i < (rm * k) / LANES; i++) {
+      const j = i * LANES;
+      body.push(`let ai${i} = in0[${aIndex(p, `ar${j % rm}`, kAt(Math.floor(j / rm)))}];`);
+    }
+    for (let kk = 0; kk < k; kk++) J.forEach((j) => body.push(`let b${kk}_${j} = in1[${bIndex(p, kAt(kk), `cc${j}`)}];`));
+    for (let kk = 0; kk < k; kk++) {
+      for (const r of R) {
+        const jj = kk * rm + r;
+        body.push(`let a${kk}_${r} = subgroupBroadcast(ai${Math.floor(jj / LANES)}, ${jj % LANES}u);`);
+        J.forEach((j) => body.push(`acc${r}_${j} = acc${r}_${j} + a${kk}_${r} * b${kk}_${j};`));
+      }
+    }
+    return body;
+  };
+  const Kmain = K - (K % kc);
+  if (Kmain > 0) {
+    line(`for (var k = 0u; k < ${Kmain}u; k = k + ${kc}u) {`);
+    step(kc).forEach((x) => line(`  ${x}`));
+    line('}');
+  }
+  if (Kmain < K) {
+    line(`for (var k = ${Kmain}u; k < ${K}u; k = k + 1u) {`);
+    step(1).forEach((x) => line(`  ${x}`));
+    line('}');
+  }
+  R.forEach((r) => J.forEach((j) => line(store(`${r}u`, `${j}u`, `acc${r}_${j}`))));
+  return {
+    variant: `matmul.${name}${rm}x${cols * LANES}`,
+    workgroups: [wx, yz.y, yz.z],
+    // The fallback branch depends on subgroupAdd, which WGSL's analysis cannot see is uniform per subgroup.
+    code: `enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n${decls('f32', 'f32', 'f32')}\n` +
+      `@compute @workgroup_size(${LANES}, 1, 1)\nfn main(${ENTRY_ARGS}, @builtin(subgroup_invocation_id) sg: u32) {\n${L.join('\n')}\n}\n`,
+  };
 }
