@@ -12,8 +12,9 @@ import { inspectCommand } from './inspect.js';
 import { traceCommand } from './trace.js';
 import { trainCommand } from './train.js';
 import { pretrainCommand } from './pretrain.js';
+import { exportCommand } from './export.js';
 
-export const COMMANDS: readonly Command[] = [doctor, demo, smoke, trainCommand, pretrainCommand, inspectCommand, traceCommand, printGraphCommand];
+export const COMMANDS: readonly Command[] = [doctor, demo, smoke, trainCommand, pretrainCommand, inspectCommand, traceCommand, exportCommand, printGraphCommand];
 
 export function toolHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -25,12 +25,15 @@ export interface KernelTarget {
   readonly maxWorkgroupStorageSize: number;
   /** Storage buffers one kernel may bind (inputs + output). */
   readonly maxStorageBuffers: number;
+  /** Largest storage buffer one binding may cover, in bytes (the `shard` pass splits larger parameters). */
+  readonly maxStorageBufferBindingSize: number;
 }
 
 /** Used where no device is at hand (tests of codegen, inspect): a conservative software target. */
 export const DEFAULT_TARGET: KernelTarget = {
   kind: 'cpu', f16: false, subgroups: false,
   maxWorkgroupsPerDimension: 65535, maxInvocationsPerWorkgroup: 256, maxWorkgroupStorageSize: 16384, maxStorageBuffers: 8,
+  maxStorageBufferBindingSize: 134217728,
 };
 
 export interface KernelContext<A> {

@@ -12,6 +12,7 @@ import { foldPass } from './fold.js';
 import { freezePass, type TrainableSpec } from './freeze.js';
 import { fusionPass } from './fusion.js';
 import { unmarkPass } from './unmark.js';
+import { shardPass } from './shard.js';
 import { planMemory, type MemoryPlan } from './memory.js';
 import { adamwPass, type AdamWOptions } from './optimizer.js';
 import { CompileError, type Pass, type PassContext, type Property } from './pass.js';
@@ -53,7 +54,7 @@ export interface Compiled {
 }
 
 export function defaultPipeline(opts: CompileOptions): Pass[] {
-  const passes: Pass[] = [freezePass(opts.trainable), unmarkPass];
+  const passes: Pass[] = [freezePass(opts.trainable), unmarkPass, shardPass];
   if (opts.train) {
     passes.push(autodiffPass(opts.autodiff));
     if (opts.optimizer !== false) passes.push(adamwPass(opts.optimizer ?? {}));

@@ -11,3 +11,4 @@ export * from './compile.js';
 export * from './schedule.js';
 export * from './inspect.js';
 export * from './unmark.js';
+export * from './shard.js';

@@ -140,6 +140,7 @@ export class GpuContext {
         maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
         maxWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
         maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage,
+        maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
       };
       const ctx = new GpuContext(device, desc, target, logger, timeoutMs);
       device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => logger.warn(`uncaptured WebGPU error: ${ev.error.message}`);
