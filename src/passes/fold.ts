@@ -38,7 +38,16 @@ export function foldPass(opts: FoldOptions = {}): Pass {
       for (const n of graph.nodes) if (!constant.has(n.id)) for (const i of n.inputs) if (constant.has(i)) roots.add(i);
       for (const id of graph.outputs.values()) if (constant.has(id)) roots.add(id);
       const worth = (n: Node): boolean => n.op !== 'param' && n.op !== 'const' && !LAYOUT_OPS.has(n.op) && numel(n.type.shape) <= maxElements;
-      const targets = [...roots].map((id) => graph.node(id)).filter(worth);
+      // A layout op at the boundary (e.g. the slices and reshapes that hand a prefix MLP's
+      // output to each layer) is not worth folding itself: fold what computes below it.
+      const picked = new Set<number>();
+      const pick = (n: Node): void => {
+        if (picked.has(n.id)) return;
+        if (worth(n)) { picked.add(n.id); return; }
+        if (LAYOUT_OPS.has(n.op)) for (const i of n.inputs) pick(graph.node(i));
+      };
+      for (const id of roots) pick(graph.node(id));
+      const targets = graph.nodes.filter((n) => picked.has(n.id));
       if (targets.length === 0) return { graph, changed: false };
 
       const g = graph.clone();
