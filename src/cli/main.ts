@@ -13,8 +13,10 @@ import { traceCommand } from './trace.js';
 import { trainCommand } from './train.js';
 import { pretrainCommand } from './pretrain.js';
 import { exportCommand } from './export.js';
+import { evalCommand } from './eval.js';
+import { generateCommand } from './generate.js';
 
-export const COMMANDS: readonly Command[] = [doctor, demo, smoke, trainCommand, pretrainCommand, inspectCommand, traceCommand, exportCommand, printGraphCommand];
+export const COMMANDS: readonly Command[] = [doctor, demo, smoke, trainCommand, evalCommand, generateCommand, pretrainCommand, inspectCommand, traceCommand, exportCommand, printGraphCommand];
 
 export function toolHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

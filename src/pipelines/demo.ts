@@ -8,8 +8,7 @@ import { corpusBleu, rougeL } from './metrics/index.js';
 import { specBuilder, type RunSpec } from './spec.js';
 import { loadModel, startTraining, type LoadedModel } from './run.js';
 import { promptIds } from './tasks/examples.js';
-import { sharedGpu } from './runner.js';
-import { Generator } from './generate/generate.js';
+import { generateTexts } from './evaluate.js';
 import type { MethodSpec } from '../methods/index.js';
 import type { ParamStore } from '../ops/index.js';
 import type { TrainEvent } from './train/events.js';
@@ -90,21 +89,8 @@ export async function runDemo(opts: DemoOptions): Promise<ArmResult[]> {
   return results;
 }
 
-async function generateAll(model: LoadedModel, weights: ParamStore, method: MethodSpec | undefined, mrs: readonly string[], executor: 'webgpu' | 'cpu'): Promise<string[]> {
-  const ctx = executor === 'webgpu' ? await sharedGpu() : undefined;
-  const gen = await Generator.create({ config: model.config, weights, ...(method ? { method } : {}) }, { device: executor, ...(ctx ? { ctx } : {}) });
-  const out: string[] = [];
-  try {
-    const rows = 8;
-    for (let i = 0; i < mrs.length; i += rows) {
-      const prompts = mrs.slice(i, i + rows).map((mr) => promptIds(model.tokenizer, mr, SEPARATOR));
-      const r = await gen.generate(prompts, { strategy: 'greedy', maxNewTokens: 40 });
-      out.push(...r.tokens.map((t) => model.tokenizer.decode(t).trim()));
-    }
-  } finally {
-    gen.release();
-  }
-  return out;
+function generateAll(model: LoadedModel, weights: ParamStore, method: MethodSpec | undefined, mrs: readonly string[], executor: 'webgpu' | 'cpu'): Promise<string[]> {
+  return generateTexts(model, weights, method, mrs.map((mr) => promptIds(model.tokenizer, mr, SEPARATOR)), executor);
 }
 
 function collect(events: import('rxjs').Observable<TrainEvent>, on: (e: TrainEvent) => void): Promise<void> {

@@ -11,7 +11,7 @@ import { initParams, hostTensor, type Feeds, type ParamStore } from '../ops/inde
 import { loadCheckpoint, buildBackbone, loadTokenizer, type ModelConfig, type Tokenizer, writeSafetensors } from '../models/index.js';
 import { compose, type MethodResult } from '../methods/index.js';
 import { adamState } from '../passes/optimizer.js';
-import { batch, seededShuffle, padExamples } from './data/index.js';
+import { batch, seededShuffle, padExamples, type PaddedBatch } from './data/index.js';
 import { trainLoop } from './train/loop.js';
 import { loadTrainingState } from './train/state.js';
 import type { TrainEvent } from './train/events.js';
@@ -19,6 +19,11 @@ import { createRunner, type Runner } from './runner.js';
 import { specHash, type RunSpec } from './spec.js';
 import { lmExample, seq2seqExample } from './tasks/examples.js';
 import { tableToTextPairs, textLines } from './tasks/sources.js';
+import { classificationExample, classificationRecords } from './tasks/classification.js';
+
+/** The classification head's label input and logits output (the head transform's default name). */
+export const HEAD_LABELS = 'head.labels';
+export const HEAD_LOGITS = 'head.logits';
 
 export const BUNDLED_MODELS = fileURLToPath(new URL('../../../models/', import.meta.url));
 
@@ -43,10 +48,24 @@ export interface Prepared {
 
 /** The backbone graph for [batch, maxLength] with the spec's methods applied, and its parameters. */
 export function prepare(spec: RunSpec, model: LoadedModel, shape: { batch: number; seq: number }, labels = true): Prepared {
-  const graph = buildBackbone(model.config, { batch: shape.batch, seq: shape.seq, labels });
-  const method = withMethods(graph, spec.methods ?? []);
+  const graph = buildBackbone(model.config, { batch: shape.batch, seq: shape.seq, labels: labels && spec.task.kind !== 'classification' });
+  const method = withMethods(graph, specMethods(spec));
   const params = initParams(method.graph, spec.training.seed ?? 0, model.weights);
   return { model, method, params };
+}
+
+/** The spec's methods, then the task's head (classification: a sequence-classification head). */
+export function specMethods(spec: RunSpec): unknown[] {
+  const methods: unknown[] = [...(spec.methods ?? [])];
+  if (spec.task.kind === 'classification') methods.push({ method: 'head', task: 'sequence-classification', labels: spec.task.labels });
+  return methods;
+}
+
+/** Inputs of the model for a padded batch (BERT also gets token_type_ids, all segment 0). */
+export function modelFeeds(model: LoadedModel, b: PaddedBatch<unknown>): Record<string, Feeds[string]> {
+  const feeds: Record<string, Feeds[string]> = { input_ids: b.input_ids, attention_mask: b.attention_mask };
+  if (model.config.kind === 'bert') feeds.token_type_ids = hostTensor(b.input_ids.shape, 'i32', new Int32Array(b.input_ids.data.length));
+  return feeds;
 }
 
 function withMethods(graph: Graph, specs: readonly unknown[]): MethodResult {
@@ -59,18 +78,27 @@ export function trainingBatches(spec: RunSpec, model: LoadedModel, epoch: number
   const tok = model.tokenizer;
   const { batchSize, maxLength, seed = 0 } = spec.training;
   const task = spec.task;
+  const pad = tok.specialTokens.pad ?? tok.specialTokens.eos ?? 0;
+  if (task.kind === 'classification') {
+    return classificationRecords(task.train, task.labels).pipe(
+      map((r) => classificationExample(tok, r, maxLength)),
+      seededShuffle(1024, seed * 7919 + epoch),
+      batch(batchSize, { dropLast: true }),
+      map((rows) => {
+        const b = padExamples(rows, { padId: pad, maxLength, padTo: 'maxLength' });
+        return { ...modelFeeds(model, b), [HEAD_LABELS]: b.labels! } as Feeds;
+      }),
+    );
+  }
   const examples = task.kind === 'lm'
     ? textLines(task.train).pipe(map((line) => lmExample(tok, line, maxLength)))
     : tableToTextPairs(task.train).pipe(map((p) => seq2seqExample(tok, p.mr, p.ref, task.separator ?? ' =', maxLength)));
-  const pad = tok.specialTokens.pad ?? tok.specialTokens.eos ?? 0;
   return examples.pipe(
     seededShuffle(1024, seed * 7919 + epoch),
     batch(batchSize, { dropLast: true }),
     map((rows) => {
       const b = padExamples(rows, { padId: pad, maxLength, padTo: 'maxLength' });
-      const feeds: Record<string, Feeds[string]> = { input_ids: b.input_ids, attention_mask: b.attention_mask, labels: b.labels! };
-      if (model.config.kind === 'bert') feeds.token_type_ids = hostTensor(b.input_ids.shape, 'i32', new Int32Array(b.input_ids.data.length));
-      return feeds as Feeds;
+      return { ...modelFeeds(model, b), labels: b.labels! } as Feeds;
     }),
   );
 }

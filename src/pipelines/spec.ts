@@ -18,7 +18,7 @@ export const ModelSourceCodec = t.union([
 
 export const DataSourceCodec = t.union([
   t.type({ format: t.keyof({ 'e2e-csv': null, text: null, jsonl: null, conll: null, lama: null }), path: t.string }),
-  t.intersection([t.type({ format: t.literal('world'), split: t.keyof({ train: null, dev: null, test: null }) }), t.partial({ seed: t.Int, limit: PositiveInt })]),
+  t.intersection([t.type({ format: t.literal('world'), split: t.keyof({ train: null, dev: null, test: null }) }), t.partial({ seed: t.Int, limit: PositiveInt, task: t.keyof({ sentiment: null, topic: null }) })]),
 ], 'data source ({format, path} or {format: world, split})');
 
 export const TaskCodec = t.union([
@@ -27,6 +27,8 @@ export const TaskCodec = t.union([
     t.type({ kind: t.literal('table-to-text'), train: DataSourceCodec, eval: DataSourceCodec }),
     t.partial({ separator: t.string, manualPrompt: t.string }),
   ]),
+  // Sentence classification: records {sentence, label}; training adds a sequence-classification head.
+  t.type({ kind: t.literal('classification'), train: DataSourceCodec, eval: DataSourceCodec, labels: PositiveInt }),
 ], 'task');
 
 export const TrainingCodec = t.intersection([
