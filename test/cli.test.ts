@@ -29,7 +29,7 @@ function runCli(args: readonly string[], env: Record<string, string | undefined>
   });
 }
 
-const COMMANDS = ['doctor', 'demo', 'smoke', 'train', 'pretrain', 'inspect', 'trace', 'print-graph'];
+const COMMANDS = ['doctor', 'demo', 'smoke', 'train', 'eval', 'generate', 'pretrain', 'inspect', 'trace', 'export', 'print-graph'];
 const INSTALL_HELP_LINES = [/No WebGPU adapter was found/, /bash scripts\/setup-webgpu\.sh/, /bookworm-backports mesa-vulkan-drivers/];
 
 describe('CLI (node bin/promptgraph.js)', () => {
