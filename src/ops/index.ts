@@ -9,6 +9,7 @@ import './defs/normalization.js';
 import './defs/loss.js';
 import './defs/matmul.js';
 import './defs/fused.js';
+import './defs/matmul-fused.js';
 import './defs/mark.js';
 
 export * from './registry.js';

@@ -1,6 +1,8 @@
 // fusion: merges trees of element-wise ops into single `fused` kernels. A producer joins its
 // consumer's kernel when the consumer is its only user and it is not a graph output, so no
 // intermediate value is lost; float constants are inlined into every kernel that reads them.
+// A group that reads a matmul it alone uses, at the group's shape, absorbs it as the epilogue
+// of a `matmul_fused` node (bias, activation, residual add in the matmul's store).
 // Results change only by fp32 rounding (intermediates stay in f32 registers).
 
 import { sameShape, type Graph, type Node } from '../graph/index.js';
@@ -26,7 +28,7 @@ export const fusionPass: Pass = {
     const userCount = new Map<number, number>();
     for (const n of g.nodes) for (const i of new Set(n.inputs)) userCount.set(i, (userCount.get(i) ?? 0) + 1);
     const absorbed = new Set<number>();
-    let groups = 0, fusedNodes = 0;
+    let groups = 0, fusedNodes = 0, matmuls = 0;
     // Consumers first, so each group's root (and so its output shape) is known when it grows.
     for (const root of [...g.nodes].reverse()) {
       if (absorbed.has(root.id) || !fusible(root) || root.op === 'const') continue;
@@ -51,15 +53,17 @@ export const fusionPass: Pass = {
       };
       grow(root);
       const nonConst = [...members].filter((id) => g.node(id).op !== 'const');
-      if (nonConst.length < 2) continue;
-      replaceGroup(g, root, members);
+      const mm = epilogueMatmul(g, root, members, (p) => userCount.get(p.id) === 1 && !outputs.has(p.id) && !absorbed.has(p.id), maxInputs);
+      if (nonConst.length < 2 && !mm) continue;
+      replaceGroup(g, root, members, mm);
       for (const id of nonConst) absorbed.add(id);
       groups++;
       fusedNodes += nonConst.length;
+      if (mm) matmuls++;
     }
     // Constants inlined everywhere they were read are now unused.
     for (const n of [...g.nodes]) if (n.op === 'const' && g.users(n.id).length === 0 && !outputs.has(n.id)) g.remove(n.id);
-    if (groups) ctx.notes.push(`fusion: ${fusedNodes} element-wise nodes into ${groups} kernel(s)`);
+    if (groups) ctx.notes.push(`fusion: ${fusedNodes} element-wise nodes into ${groups} kernel(s)${matmuls ? `, ${matmuls} of them matmul epilogues` : ''}`);
     return { graph: g, changed: groups > 0 };
   },
 };
@@ -70,10 +74,31 @@ function externalInputs(g: Graph, members: ReadonlySet<number>): number {
   return ext.size;
 }
 
-/** Replaces `root` by a `fused` node computing every member, reading the group's external inputs. */
-function replaceGroup(g: Graph, root: Node, members: ReadonlySet<number>): void {
+/**
+ * A matmul the group may absorb: read by a member, used by nothing else, of the group's (f32)
+ * shape, and binding A, B, the other external inputs (none f16) and the output within the limit.
+ */
+function epilogueMatmul(g: Graph, root: Node, members: ReadonlySet<number>, sole: (p: Node) => boolean, maxInputs: number): Node | undefined {
+  if (root.type.dtype !== 'f32') return undefined;
+  const ext = new Set<number>();
+  for (const id of members) for (const i of g.node(id).inputs) if (!members.has(i)) ext.add(i);
+  for (const i of ext) {
+    const p = g.node(i);
+    if (p.op !== 'matmul' || !sole(p) || !sameShape(p.type.shape, root.type.shape)) continue;
+    const extras = [...ext].filter((x) => x !== i);
+    if (extras.length + 2 > maxInputs || extras.some((x) => g.node(x).type.dtype === 'f16')) continue;
+    return p;
+  }
+  return undefined;
+}
+
+/**
+ * Replaces `root` by a `fused` node computing every member, reading the group's external inputs;
+ * with `mm`, by a `matmul_fused` node whose program reads the matmul's value as external 0.
+ */
+function replaceGroup(g: Graph, root: Node, members: ReadonlySet<number>, mm?: Node): void {
   const order = g.nodes.filter((n) => members.has(n.id));
-  const external: number[] = [];
+  const external: number[] = mm ? [mm.id] : [];
   const stepOf = new Map<number, number>();
   const steps: FusedStep[] = [];
   for (const n of order) {
@@ -86,8 +111,12 @@ function replaceGroup(g: Graph, root: Node, members: ReadonlySet<number>): void 
     stepOf.set(n.id, steps.length);
     steps.push({ op: n.op, args, attrs: n.attrs, type: n.type });
   }
-  const fused = g.add({ op: 'fused', inputs: external, attrs: { program: encodeProgram(steps) }, type: root.type, scope: root.scope }, { before: root.id });
+  const program = encodeProgram(steps);
+  const fused = mm
+    ? g.add({ op: 'matmul_fused', inputs: [...mm.inputs, ...external.slice(1)], attrs: { ...mm.attrs, program }, type: root.type, scope: root.scope }, { before: root.id })
+    : g.add({ op: 'fused', inputs: external, attrs: { program }, type: root.type, scope: root.scope }, { before: root.id });
   g.replaceAllUses(root.id, fused.id);
   // Members other than shared constants were used only inside the group: drop them, consumers first.
   for (const n of [...order].reverse()) if (n.op !== 'const') g.remove(n.id);
+  if (mm) g.remove(mm.id);
 }

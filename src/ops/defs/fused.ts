@@ -47,36 +47,48 @@ export function fusedBody(steps: readonly FusedStep[], external: (k: number) => 
   return { lines, result: `t${steps.length - 1}` };
 }
 
+/** Checks every step's recorded type against its op's rule; returns the last step's type. */
+export function programType(steps: readonly FusedStep[], external: (k: number) => TensorType | undefined): TensorType {
+  if (steps.length === 0) throw new ShapeError('fused program is empty');
+  steps.forEach((s, j) => {
+    const argTypes = s.args.map((x) => (x >= 0 ? external(x) : steps[-x - 1]?.type));
+    if (argTypes.some((x) => x === undefined)) throw new ShapeError(`fused step ${j} refers to a missing value`);
+    const def = getOp(s.op);
+    const got = def.type(argTypes as TensorType[], decodeAttrs(def, s.attrs, `fused step ${j}`), s.type);
+    if (!sameType(got, s.type)) throw new ShapeError(`fused step ${j} (${s.op}) gives ${formatType(got)}, recorded ${formatType(s.type)}`);
+  });
+  return steps[steps.length - 1].type;
+}
+
+/** The steps' references in sequence; returns the last value. */
+export function programReference(steps: readonly FusedStep[], external: readonly HostTensor[]): HostTensor {
+  const vals: HostTensor[] = [];
+  for (const s of steps) {
+    const def = getOp(s.op);
+    const args = s.args.map((x) => (x >= 0 ? external[x] : vals[-x - 1]));
+    // Round each step like the unfused program stores it, so fusion only changes rounding of loads.
+    const r = def.reference!(args, decodeAttrs(def, s.attrs, 'fused step'), s.type);
+    vals.push(s.type.dtype === 'i32' ? r : { ...r, data: r.data.map(Math.fround) });
+  }
+  return vals[vals.length - 1];
+}
+
+export function programFlops(steps: readonly FusedStep[], external: (k: number) => TensorType): number {
+  return steps.reduce((s, st) => s + getOp(st.op).cost(st.args.map((x) => (x >= 0 ? external(x) : steps[-x - 1].type)), st.type, decodeAttrs(getOp(st.op), st.attrs, 'fused step')).flops, 0);
+}
+
 export const fused = defineOp({
   name: 'fused',
   doc: 'several element-wise ops computed in one kernel (made by the fusion pass)',
   arity: 'variadic',
   attrs: t.type({ program: t.string }),
   type(inputs, a, declared) {
-    const steps = decodeProgram(a.program);
-    if (steps.length === 0) throw new ShapeError('fused program is empty');
-    steps.forEach((s, j) => {
-      const argTypes = s.args.map((x) => (x >= 0 ? inputs[x] : steps[-x - 1]?.type));
-      if (argTypes.some((x) => x === undefined)) throw new ShapeError(`fused step ${j} refers to a missing value`);
-      const def = getOp(s.op);
-      const got = def.type(argTypes as TensorType[], decodeAttrs(def, s.attrs, `fused step ${j}`), s.type);
-      if (!sameType(got, s.type)) throw new ShapeError(`fused step ${j} (${s.op}) gives ${formatType(got)}, recorded ${formatType(s.type)}`);
-    });
-    const last = steps[steps.length - 1].type;
+    const last = programType(decodeProgram(a.program), (k) => inputs[k]);
     if (declared.shape.length && !sameType(last, declared)) throw new ShapeError(`fused result ${formatType(last)} differs from ${formatType(declared)}`);
     return last;
   },
   reference(inputs, a) {
-    const steps = decodeProgram(a.program);
-    const vals: HostTensor[] = [];
-    for (const s of steps) {
-      const def = getOp(s.op);
-      const args = s.args.map((x) => (x >= 0 ? inputs[x] : vals[-x - 1]));
-      // Round each step like the unfused program stores it, so fusion only changes rounding of loads.
-      const r = def.reference!(args, decodeAttrs(def, s.attrs, 'fused step'), s.type);
-      vals.push(s.type.dtype === 'i32' ? r : { ...r, data: r.data.map(Math.fround) });
-    }
-    return vals[vals.length - 1];
+    return programReference(decodeProgram(a.program), inputs);
   },
   kernel({ inputs, output, attrs, target }): Kernel {
     const steps = decodeProgram(attrs.program);
@@ -90,8 +102,6 @@ export const fused = defineOp({
     };
   },
   cost(inputs, out, a) {
-    const steps = decodeProgram(a.program);
-    const flops = steps.reduce((s, st) => s + getOp(st.op).cost(st.args.map((x) => (x >= 0 ? inputs[x] : steps[-x - 1].type)), st.type, decodeAttrs(getOp(st.op), st.attrs, 'fused step')).flops, 0);
-    return { flops, bytes: inputs.reduce((s, x) => s + bytesOf(x), 0) + bytesOf(out) };
+    return { flops: programFlops(decodeProgram(a.program), (k) => inputs[k]), bytes: inputs.reduce((s, x) => s + bytesOf(x), 0) + bytesOf(out) };
   },
 });

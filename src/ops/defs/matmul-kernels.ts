@@ -15,12 +15,27 @@
 //  - naive: one output per invocation: small problems, where compiling a big unrolled kernel
 //    (0.5 to 7 s in llvmpipe) would cost more than it saves.
 // Edges are handled by clamping load indices (loads stay in bounds and loops stay branch-free)
-// and guarding stores.
+// and guarding stores. An optional epilogue (matmul_fused) maps every value as it is stored.
 
 import type { Kernel, KernelTarget } from '../registry.js';
 
 export const MATMUL_VARIANTS = ['subgroup', 'blocked', 'blocked_scalar', 'skinny', 'tiled', 'naive'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
+
+/**
+ * A per-element function applied to every output before it is stored (matmul_fused). Its extra
+ * inputs bind from binding 2 on, and the output after them.
+ */
+export interface MatmulEpilogue {
+  /** Module-scope WGSL: the extra bindings and helper functions. */
+  readonly prelude: string;
+  /** Number of extra bindings. */
+  readonly extras: number;
+  /** The stored f32 value for matmul value `value` at flat output index `index` (WGSL u32); may read `gid`. */
+  apply(value: string, index: string): string;
+  /** Appended to the variant's name. */
+  readonly name: string;
+}
 
 /** One batched GEMM with shapes baked in. Offsets are WGSL u32 expressions of the batch index `bi`. */
 export interface MatmulProblem {
@@ -72,22 +87,27 @@ export function blockedShape(p: MatmulProblem, vec: boolean): BlockShape {
   return { rm: big ? 16 : 4, cn: 2, wx: 8, wy: 1, vec };
 }
 
-export function generateMatmul(p: MatmulProblem, variant: MatmulVariant, target: KernelTarget): Kernel {
+export function generateMatmul(p: MatmulProblem, variant: MatmulVariant, target: KernelTarget, epi?: MatmulEpilogue): Kernel {
+  const k = generate(p, variant, target, epi);
+  return epi ? { ...k, variant: `${k.variant}+${epi.name}` } : k;
+}
+
+function generate(p: MatmulProblem, variant: MatmulVariant, target: KernelTarget, epi?: MatmulEpilogue): Kernel {
   if (p.batch * p.M * p.N === 0) {
     // Never dispatched (empty output); index math over a zero extent would not compile.
-    return { variant: `matmul.${variant}`, workgroups: [0, 0, 0], code: `${decls('f32', 'f32', 'f32')}\n@compute @workgroup_size(1)\nfn main() {}\n` };
+    return { variant: `matmul.${variant}`, workgroups: [0, 0, 0], code: `${decls('f32', 'f32', 'f32', epi)}\n@compute @workgroup_size(1)\nfn main() {}\n` };
   }
   // K = 0 only writes zeros, which the naive kernel does without special cases.
-  if (p.K === 0) return naive(p, target);
+  if (p.K === 0) return naive(p, target, epi);
   switch (variant) {
     case 'subgroup':
       if (!target.subgroups) throw new Error('matmul.subgroup needs the subgroups feature');
-      return subgroupBlocked(p, subgroupShape(p), target, variant);
-    case 'blocked': return blocked(p, blockedShape(p, true), target, variant);
-    case 'blocked_scalar': return blocked(p, blockedShape(p, false), target, variant);
-    case 'skinny': return blocked(p, { rm: 1, cn: 2, wx: 8, wy: 1, vec: true }, target, variant);
-    case 'tiled': return tiled(p, target);
-    case 'naive': return naive(p, target);
+      return subgroupBlocked(p, subgroupShape(p), target, variant, epi);
+    case 'blocked': return blocked(p, blockedShape(p, true), target, variant, epi);
+    case 'blocked_scalar': return blocked(p, blockedShape(p, false), target, variant, epi);
+    case 'skinny': return blocked(p, { rm: 1, cn: 2, wx: 8, wy: 1, vec: true }, target, variant, epi);
+    case 'tiled': return tiled(p, target, epi);
+    case 'naive': return naive(p, target, epi);
   }
 }
 
@@ -95,13 +115,17 @@ export function generateMatmul(p: MatmulProblem, variant: MatmulVariant, target:
 
 const XYZW = ['x', 'y', 'z', 'w'];
 
-function decls(a: string, b: string, out: string): string {
+function decls(a: string, b: string, out: string, epi?: MatmulEpilogue): string {
   return [
     `@group(0) @binding(0) var<storage, read> in0: array<${a}>;`,
     `@group(0) @binding(1) var<storage, read> in1: array<${b}>;`,
-    `@group(0) @binding(2) var<storage, read_write> out: array<${out}>;`,
+    `@group(0) @binding(${2 + (epi?.extras ?? 0)}) var<storage, read_write> out: array<${out}>;`,
+    ...(epi ? [epi.prelude] : []),
   ].join('\n');
 }
+
+/** The value stored at flat output index `index`: `value`, or the epilogue of it. */
+const final = (epi: MatmulEpilogue | undefined, value: string, index: string): string => (epi ? epi.apply(value, index) : value);
 
 const ENTRY_ARGS = '@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>';
 
@@ -151,7 +175,7 @@ export interface BlockShape {
 type AMode = 'k4' | 'm4' | 's';
 type BMode = 'n4' | 'k4' | 's';
 
-export function blocked(p: MatmulProblem, s: BlockShape, target: KernelTarget, name: string): Kernel {
+export function blocked(p: MatmulProblem, s: BlockShape, target: KernelTarget, name: string, epi?: MatmulEpilogue): Kernel {
   const { M, N, K, rm, cn } = { ...p, ...s };
   const cols = 4 * cn;
   const aMode: AMode = !s.vec ? 's' : !p.transA ? (K % 4 === 0 ? 'k4' : 's') : M % 4 === 0 && rm % 4 === 0 ? 'm4' : 's';
@@ -233,8 +257,10 @@ export function blocked(p: MatmulProblem, s: BlockShape, target: KernelTarget, n
     line(`if (row0 + ${r}u < ${M}u) {`);
     line(`  let orow = o + (row0 + ${r}u) * ${N}u + col0;`);
     for (const c of C) {
-      if (outVec) line(`  if (col0 + ${4 * c}u < ${N}u) { out[orow / 4u + ${c}u] = acc${r}_${c}; }`);
-      else [0, 1, 2, 3].forEach((q) => line(`  if (col0 + ${4 * c + q}u < ${N}u) { out[orow + ${4 * c + q}u] = acc${r}_${c}.${XYZW[q]}; }`));
+      const v = (q: number): string => final(epi, `acc${r}_${c}.${XYZW[q]}`, `orow + ${4 * c + q}u`);
+      const v4 = epi ? `vec4<f32>(${[0, 1, 2, 3].map(v).join(', ')})` : `acc${r}_${c}`;
+      if (outVec) line(`  if (col0 + ${4 * c}u < ${N}u) { out[orow / 4u + ${c}u] = ${v4}; }`);
+      else [0, 1, 2, 3].forEach((q) => line(`  if (col0 + ${4 * c + q}u < ${N}u) { out[orow + ${4 * c + q}u] = ${v(q)}; }`));
     }
     line('}');
   }
@@ -242,14 +268,14 @@ export function blocked(p: MatmulProblem, s: BlockShape, target: KernelTarget, n
   return {
     variant: `matmul.${name}${rm}x${cols}(${modes})`,
     workgroups: [wx, yz.y, yz.z],
-    code: `${decls(aMode === 's' ? 'f32' : 'vec4<f32>', bMode === 's' ? 'f32' : 'vec4<f32>', outVec ? 'vec4<f32>' : 'f32')}\n` +
+    code: `${decls(aMode === 's' ? 'f32' : 'vec4<f32>', bMode === 's' ? 'f32' : 'vec4<f32>', outVec ? 'vec4<f32>' : 'f32', epi)}\n` +
       `@compute @workgroup_size(${s.wx}, ${s.wy}, 1)\nfn main(${ENTRY_ARGS}) {\n${L.join('\n')}\n}\n`,
   };
 }
 
 // ---- workgroup-tiled (hardware GPUs) -------------------------------------------------------------
 
-function tiled(p: MatmulProblem, target: KernelTarget): Kernel {
+function tiled(p: MatmulProblem, target: KernelTarget, epi?: MatmulEpilogue): Kernel {
   const { M, N, K } = p;
   const ts = target.maxInvocationsPerWorkgroup >= 256 ? 16 : 8; // invocations per tile side
   const tile = 4 * ts; // each invocation computes 4x4 outputs
@@ -303,27 +329,27 @@ function tiled(p: MatmulProblem, target: KernelTarget): Kernel {
   for (const i of I) {
     line(`let row${i} = m0 + lid.y * 4u + ${i}u;`);
     line(`if (row${i} < ${M}u) {`);
-    I.forEach((j) => line(`  if (n + ${j}u < ${N}u) { out[o + row${i} * ${N}u + n + ${j}u] = acc${i}.${XYZW[j]}; }`));
+    I.forEach((j) => line(`  if (n + ${j}u < ${N}u) { out[o + row${i} * ${N}u + n + ${j}u] = ${final(epi, `acc${i}.${XYZW[j]}`, `o + row${i} * ${N}u + n + ${j}u`)}; }`));
     line('}');
   }
   return {
     variant: `matmul.tiled${tile}x${tile}x${tk}`,
     workgroups: [wx, yz.y, yz.z],
-    code: `${decls('f32', 'f32', 'f32')}\nvar<workgroup> As: array<f32, ${tile * tk}>;\nvar<workgroup> Bs: array<f32, ${tile * tk}>;\n` +
+    code: `${decls('f32', 'f32', 'f32', epi)}\nvar<workgroup> As: array<f32, ${tile * tk}>;\nvar<workgroup> Bs: array<f32, ${tile * tk}>;\n` +
       `@compute @workgroup_size(${ts}, ${ts}, 1)\nfn main(${ENTRY_ARGS}) {\n${L.join('\n')}\n}\n`,
   };
 }
 
 // ---- one output per invocation ---------------------------------------------------------------------
 
-function naive(p: MatmulProblem, target: KernelTarget): Kernel {
+function naive(p: MatmulProblem, target: KernelTarget, epi?: MatmulEpilogue): Kernel {
   const { M, N, K } = p;
   const count = p.batch * M * N;
   const wg = Math.min(64, target.maxInvocationsPerWorkgroup);
   const groups = Math.ceil(count / wg);
   const x = Math.min(groups, target.maxWorkgroupsPerDimension);
   const y = Math.ceil(groups / x);
-  const code = `${decls('f32', 'f32', 'f32')}
+  const code = `${decls('f32', 'f32', 'f32', epi)}
 @compute @workgroup_size(${wg})
 fn main(${ENTRY_ARGS}) {
   let i = gid.x + gid.y * ${x * wg}u;
@@ -337,7 +363,7 @@ fn main(${ENTRY_ARGS}) {
   for (var k = 0u; k < ${K}u; k = k + 1u) {
     acc = fma(in0[${aIndex(p, 'm', 'k')}], in1[${bIndex(p, 'k', 'n')}], acc);
   }
-  out[i] = acc;
+  out[i] = ${final(epi, 'acc', 'i')};
 }
 `;
   return { variant: 'matmul.naive', workgroups: [x, y, 1], code };
@@ -363,7 +389,7 @@ export interface SgShape {
   readonly lanes: number;
 }
 
-export function subgroupBlocked(p: MatmulProblem, s: SgShape, target: KernelTarget, name: string): Kernel {
+export function subgroupBlocked(p: MatmulProblem, s: SgShape, target: KernelTarget, name: string, epi?: MatmulEpilogue): Kernel {
   const { M, N, K } = p;
   const { rm, cols, kc, lanes: LANES } = s;
   if (rm % LANES !== 0) throw new Error(`matmul.${name}: rm must be a multiple of ${LANES}`);
@@ -375,7 +401,7 @@ export function subgroupBlocked(p: MatmulProblem, s: SgShape, target: KernelTarg
   const L: string[] = [];
   const line = (x: string): void => void L.push(`  ${x}`);
   const store = (r: string, j: string, v: string): string =>
-    `if (row0 + ${r} < ${M}u && col0 + ${j} < ${N}u) { out[o + (row0 + ${r}) * ${N}u + col0 + ${j}] = ${v}; }`;
+    `if (row0 + ${r} < ${M}u && col0 + ${j} < ${N}u) { out[o + (row0 + ${r}) * ${N}u + col0 + ${j}] = ${final(epi, v, `o + (row0 + ${r}) * ${N}u + col0 + ${j}`)}; }`;
   line(yz.code);
   line(`let bi = g / ${rowWgs}u;`);
   line(`if (bi >= ${p.batch}u) { return; }`);
@@ -434,7 +460,7 @@ export function subgroupBlocked(p: MatmulProblem, s: SgShape, target: KernelTarg
     variant: `matmul.${name}${rm}x${cols * LANES}`,
     workgroups: [wx, yz.y, yz.z],
     // The fallback branch depends on subgroupAdd, which WGSL's analysis cannot see is uniform per subgroup.
-    code: `enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n${decls('f32', 'f32', 'f32')}\n` +
+    code: `enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n${decls('f32', 'f32', 'f32', epi)}\n` +
       `@compute @workgroup_size(${LANES}, 1, 1)\nfn main(${ENTRY_ARGS}, @builtin(subgroup_invocation_id) sg: u32) {\n${L.join('\n')}\n}\n`,
   };
 }

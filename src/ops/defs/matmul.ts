@@ -10,9 +10,9 @@ import { broadcastIndexer, broadcastShapes, bytesOf } from '../shape.js';
 import { broadcastIndex } from '../wgsl.js';
 import { unbroadcast } from '../grad-helpers.js';
 import type { GraphBuilder, Ref } from '../builder.js';
-import { chooseVariant, generateMatmul, MATMUL_VARIANTS, type MatmulProblem, type MatmulVariant } from './matmul-kernels.js';
+import { chooseVariant, generateMatmul, MATMUL_VARIANTS, type MatmulEpilogue, type MatmulProblem, type MatmulVariant } from './matmul-kernels.js';
 
-export { MATMUL_VARIANTS, type MatmulProblem, type MatmulVariant };
+export { MATMUL_VARIANTS, type MatmulEpilogue, type MatmulProblem, type MatmulVariant };
 
 export const MatmulAttrs = t.type({ transA: t.boolean, transB: t.boolean });
 export type MatmulAttrs = t.TypeOf<typeof MatmulAttrs>;
@@ -66,10 +66,10 @@ export function matmulProblem(a: Shape, b: Shape, attrs: MatmulAttrs): MatmulPro
 }
 
 /** The kernel of a given variant (tests and the bench force variants with this). */
-export function matmulKernel(ctx: KernelContext<MatmulAttrs>, variant: MatmulVariant | 'auto' = 'auto'): Kernel {
+export function matmulKernel(ctx: KernelContext<MatmulAttrs>, variant: MatmulVariant | 'auto' = 'auto', epilogue?: MatmulEpilogue): Kernel {
   if (ctx.inputs.some((x) => x.dtype !== 'f32')) throw new ShapeError('matmul kernels are f32 only');
   const p = matmulProblem(ctx.inputs[0].shape, ctx.inputs[1].shape, ctx.attrs);
-  return generateMatmul(p, variant === 'auto' ? chooseVariant(p, ctx.target) : variant, ctx.target);
+  return generateMatmul(p, variant === 'auto' ? chooseVariant(p, ctx.target) : variant, ctx.target, epilogue);
 }
 
 export const matmul = defineOp<MatmulAttrs>({
