@@ -25,6 +25,12 @@ export const DeepPromptConfig = t.intersection([
     positions: t.union([t.literal('shifted'), t.literal('unshifted')]),
     /** Std of the random init of the prompt (or of the reparameterization's input embedding). */
     initStd: t.number,
+    /**
+     * Start from the frozen LM's keys and values on these words (direct parameters only; the
+     * text must tokenize to `length` tokens). Resolved by the pipeline, which has the tokenizer
+     * and weights (pipelines/prefix-init.ts); the graph rewrite itself ignores it.
+     */
+    initText: t.string,
   }),
 ], 'deep prompt config');
 export type DeepPromptConfig = t.TypeOf<typeof DeepPromptConfig>;
@@ -47,6 +53,7 @@ export function applyDeepPrompt(graph: Graph, cfg: DeepPromptConfig, name: strin
   const D = H * dh;
   const L = layers.length;
   const reparam = cfg.reparam === undefined ? defaultReparam : cfg.reparam;
+  if (cfg.initText !== undefined && reparam) throw new MethodError(`${name}: initText needs direct parameters (reparam: null)`);
   const std = cfg.initStd ?? 0.02;
 
   const prompt = b.at({ before: g.nodes.find((n) => n.op !== 'input' && n.op !== 'param')!.id }, () => b.inScope('prefix', () => {

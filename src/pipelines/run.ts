@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type { Graph } from '../graph/index.js';
 import { initParams, hostTensor, type Feeds, type ParamStore } from '../ops/index.js';
 import { loadCheckpoint, buildBackbone, loadTokenizer, type ModelConfig, type Tokenizer, writeSafetensors } from '../models/index.js';
-import { compose, type MethodResult } from '../methods/index.js';
+import { compose, PREFIX, type MethodResult } from '../methods/index.js';
+import { prefixFromActivations } from './prefix-init.js';
 import { adamState } from '../passes/optimizer.js';
 import { batch, seededShuffle, padExamples, type PaddedBatch } from './data/index.js';
 import { trainLoop } from './train/loop.js';
@@ -51,6 +52,15 @@ export function prepare(spec: RunSpec, model: LoadedModel, shape: { batch: numbe
   const graph = buildBackbone(model.config, { batch: shape.batch, seq: shape.seq, labels: labels && spec.task.kind !== 'classification' });
   const method = withMethods(graph, specMethods(spec));
   const params = initParams(method.graph, spec.training.seed ?? 0, model.weights);
+  for (const m of spec.methods ?? []) {
+    const text = (m as { initText?: unknown }).initText;
+    if (typeof text !== 'string') continue;
+    // Prefix from the LM's own activations on real words (the paper's better init).
+    const ids = model.tokenizer.encode(text);
+    const length = Number((m as { length?: unknown }).length);
+    if (ids.length !== length) throw new Error(`${String(m.method)}: initText "${text}" is ${ids.length} tokens, length is ${length}`);
+    params.set(PREFIX.direct, prefixFromActivations(model.config, model.weights, ids));
+  }
   return { model, method, params };
 }
 
