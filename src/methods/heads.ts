@@ -37,7 +37,7 @@ export const HeadConfig = t.intersection([
     name: t.string,
     /** Keep the backbone's LM loss (as `lm_loss`, added to the heads' loss) and `logits`. */
     keepLmLoss: t.boolean,
-    /** Accepted for config compatibility; not applied yet. */
+    /** Only 0 for now: dropout needs a per-step seed the training loop does not feed yet. */
     dropout: t.number,
   }),
 ], 'head config');
@@ -124,7 +124,8 @@ export const head = defineMethod({
     } else if (cfg.keepLmLoss && !g.outputs.has('lm_loss')) {
       throw new MethodError(`${method}: (head '${name}') keepLmLoss, but an earlier head already dropped the LM loss; set keepLmLoss on the first head`);
     }
-    if (cfg.dropout !== undefined) notes.push(`dropout ${cfg.dropout} is not applied (not implemented)`);
+    // Dropout needs a per-step seed input the training loop does not feed yet: refuse rather than ignore.
+    if (cfg.dropout !== undefined && cfg.dropout !== 0) throw new MethodError(`head '${name}': dropout ${cfg.dropout} is not supported yet (use 0 or leave it out)`);
     b.output('loss', b.inScope('loss', () => combinedLoss(b, g, [...existing, name])));
 
     // Remove what only the replaced outputs used (the LM head, its labels, an earlier combined loss).
