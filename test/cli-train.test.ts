@@ -46,7 +46,7 @@ describe('CLI train', () => {
     const code = await new Promise<number | null>((resolve) => {
       child.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
-        if (/step +3 /.test(stderr) && !child.killed) child.kill('SIGINT');
+        if (/\] 3\/\d+ /.test(stderr) && !child.killed) child.kill('SIGINT');
       });
       child.on('close', resolve);
     });

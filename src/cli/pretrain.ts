@@ -3,6 +3,7 @@
 import { pretrain, PRETRAIN_DEFAULTS } from '../pipelines/pretrain.js';
 import { releaseSharedGpu } from '../pipelines/runner.js';
 import { EXIT, UsageError, type Command, type Io } from './command.js';
+import { progress } from './progress.js';
 
 const NUMERIC = ['seed', 'steps', 'batch', 'seq', 'vocab', 'dim', 'layers', 'heads', 'sentences'] as const;
 
@@ -36,6 +37,7 @@ Exit status: 0 done, 1 failure (bad spec, diverged loss...), 2 no WebGPU adapter
       return n;
     };
     const d = PRETRAIN_DEFAULTS;
+    const bar = progress(`pretrain ${kind}`, (l) => io.err(l));
     try {
       const r = await pretrain({
         kind, out, seed: num('seed', d.seed), steps: num('steps', d.steps), batch: num('batch', d.batch), seq: num('seq', d.seq), lr: num('lr', d.lr),
@@ -43,7 +45,8 @@ Exit status: 0 done, 1 failure (bad spec, diverged loss...), 2 no WebGPU adapter
         sentences: num('sentences', d.sentences), executor: args.values.cpu ? 'cpu' : 'webgpu',
         onEvent: (e) => {
           if (e.type === 'start') io.err(`pretrain ${kind}: ${e.trainableCount} parameters on ${e.device}`);
-          if (e.type === 'step' && e.loss !== null) io.err(`step ${String(e.step).padStart(6)}  loss ${e.loss.toFixed(4)}  ${e.tokensPerSecond.toFixed(0)} tok/s`);
+          if (e.type === 'step' && e.loss !== null) bar.update(e.step, num('steps', d.steps), `loss ${e.loss.toFixed(4)}  ${e.tokensPerSecond.toFixed(0)} tok/s`);
+          if (e.type === 'end') bar.done();
         },
       });
       io.out(`pretrained ${kind} in ${r.seconds.toFixed(0)} s: final loss ${r.losses[r.losses.length - 1]?.toFixed(4)} -> ${out}`);

@@ -11,6 +11,7 @@ import { releaseSharedGpu } from '../pipelines/runner.js';
 import { lineChartSvg } from '../pipelines/report/svg.js';
 import type { TrainEvent } from '../pipelines/train/events.js';
 import { EXIT, UsageError, type Command, type Io } from './command.js';
+import { progress } from './progress.js';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -63,18 +64,24 @@ Exit status: 0 done, 1 failure (bad spec, diverged loss...), 2 no WebGPU adapter
       if (!args.values.resume) await writeFile(log, '');
       const losses: [number, number][] = [];
       let last: TrainEvent | undefined;
+      let total = spec.training.maxSteps ?? 0;
+      const bar = progress(`train ${spec.name}`, (l) => io.err(l));
       await new Promise<void>((resolve, reject) => {
         let chain = Promise.resolve();
         run.events.subscribe({
           next: (e) => {
             last = e;
             chain = chain.then(() => appendFile(log, `${JSON.stringify(e)}\n`));
-            if (e.type === 'start') io.err(`train ${spec.name}: ${e.trainableCount} trainable parameters (${e.trainable.length} tensors) on ${e.device}${e.startStep ? `, resuming at step ${e.startStep}` : ''}`);
+            if (e.type === 'start') {
+              total = e.totalSteps;
+              io.err(`train ${spec.name}: ${e.trainableCount} trainable parameters (${e.trainable.length} tensors) on ${e.device}${e.startStep ? `, resuming at step ${e.startStep}` : ''}`);
+            }
             if (e.type === 'step' && e.loss !== null) {
               losses.push([e.step, e.loss]);
-              io.err(`${progress(e.step, e.epoch)} loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${e.tokensPerSecond.toFixed(0)} tok/s`);
+              bar.update(e.step, total, `epoch ${e.epoch + 1}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${e.tokensPerSecond.toFixed(0)} tok/s`);
             }
-            if (e.type === 'checkpoint') io.err(`  checkpoint at step ${e.step}: ${e.path}`);
+            if (e.type === 'checkpoint' && !process.stderr.isTTY) io.err(`  checkpoint at step ${e.step}: ${e.path}`);
+            if (e.type === 'end') bar.done();
           },
           error: (e: unknown) => { chain.then(() => reject(e), () => reject(e)); },
           complete: () => { chain.then(resolve, reject); },
@@ -95,6 +102,3 @@ Exit status: 0 done, 1 failure (bad spec, diverged loss...), 2 no WebGPU adapter
   },
 };
 
-function progress(step: number, epoch: number): string {
-  return `step ${String(step).padStart(6)} (epoch ${epoch + 1})`;
-}
