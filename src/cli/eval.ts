@@ -54,6 +54,7 @@ Exit status: 0 done, 1 failure, 2 no WebGPU adapter, 64 usage error.`,
       await writeFile(path, `${JSON.stringify({ spec: spec.name, params: paramsFile ?? null, ...result }, null, 2)}\n`);
       io.out(`${spec.name}: ${result.task}, ${result.examples} eval examples\n${formatMetrics(result)}`);
       for (const s of result.samples ?? []) io.out(`  ${s.source}\n    -> ${s.output}`);
+      for (const n of result.notes ?? []) io.out(`  note: ${n}`);
       io.out(`  ${path}`);
       return EXIT.ok;
     } finally {

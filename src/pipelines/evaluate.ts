@@ -1,14 +1,15 @@
 // Evaluating a run on its task's eval split: classification by the compiled forward graph
-// (accuracy, macro-F1), table-to-text by greedy (or beam) generation (BLEU, ROUGE-L).
+// (accuracy, macro-F1; ner and probing: evaluate-tasks.ts), table-to-text by greedy (or beam) generation (BLEU, ROUGE-L).
 
 import { lastValueFrom, toArray } from 'rxjs';
 import type { ParamStore } from '../ops/index.js';
 import type { MethodSpec } from '../methods/index.js';
-import { initParams } from '../ops/index.js';
 import { padExamples } from './data/index.js';
 import { accuracy, corpusBleu, macroF1, rougeL } from './metrics/index.js';
-import { HEAD_LABELS, HEAD_LOGITS, loadModel, modelFeeds, prepare, type LoadedModel } from './run.js';
-import { createRunner, sharedGpu, type ExecutorKind } from './runner.js';
+import { HEAD_LABELS, HEAD_LOGITS, loadModel, modelFeeds, type LoadedModel } from './run.js';
+import { sharedGpu, type ExecutorKind } from './runner.js';
+import { argmax, forwardRunner } from './forward.js';
+import { evaluateNer, evaluateProbing } from './evaluate-tasks.js';
 import { Generator, type GenerateOptions } from './generate/generate.js';
 import { promptIds } from './tasks/examples.js';
 import { tableToTextRecords } from './tasks/sources.js';
@@ -22,6 +23,10 @@ export interface EvalResult {
   readonly metrics: Readonly<Record<string, number>>;
   /** A few generations (table-to-text). */
   readonly samples?: readonly { source: string; output: string }[];
+  /** What the evaluation left out and why (probing: multi-token answers). */
+  readonly notes?: readonly string[];
+  /** Eval records left out (probing: multi-token answers). */
+  readonly skipped?: number;
 }
 
 /** Metrics of the spec's model + methods with `trained` parameters (a run's trained.safetensors) on the eval split. */
@@ -30,6 +35,8 @@ export async function evaluateRun(spec: RunSpec, trained: ParamStore = new Map()
   const task = spec.task;
   const executor = spec.executor ?? 'webgpu';
   if (task.kind === 'classification') return evaluateClassification(spec, model, trained, executor);
+  if (task.kind === 'ner') return evaluateNer(spec, model, trained, executor);
+  if (task.kind === 'probing') return evaluateProbing(spec, model, trained, executor);
   if (task.kind === 'table-to-text') {
     const methods = spec.methods ?? [];
     if (methods.length > 1) throw new Error(`evaluate: generation applies one method, the spec has ${methods.length}`);
@@ -52,13 +59,7 @@ async function evaluateClassification(spec: RunSpec, model: LoadedModel, trained
   const task = spec.task;
   if (task.kind !== 'classification') throw new Error('unreachable');
   const { batchSize, maxLength } = spec.training;
-  const prepared = prepare(spec, model, { batch: batchSize, seq: maxLength });
-  const graph = prepared.method.graph;
-  const names = new Set(graph.params().map((p) => String(p.attrs.name)));
-  const unknown = [...trained.keys()].filter((n) => !names.has(n));
-  if (unknown.length) throw new Error(`evaluate: the trained parameters ${unknown.slice(0, 3).join(', ')}${unknown.length > 3 ? ', ...' : ''} are not in the model (another spec's run?)`);
-  const params: ParamStore = new Map([...initParams(graph, spec.training.seed ?? 0, model.weights), ...trained]);
-  const runner = await createRunner(executor, graph, { train: false }, params);
+  const runner = await forwardRunner(spec, model, trained, executor);
   let records = await lastValueFrom(classificationRecords(task.eval, task.labels).pipe(toArray()));
   records = records.slice(0, spec.evaluation?.maxExamples);
   const pad = model.tokenizer.specialTokens.pad ?? model.tokenizer.specialTokens.eos ?? 0;
@@ -80,12 +81,6 @@ async function evaluateClassification(spec: RunSpec, model: LoadedModel, trained
   }
   const gold = records.map((r) => r.label);
   return { task: task.kind, examples: records.length, metrics: { accuracy: accuracy(pred, gold), macroF1: macroF1(pred, gold) } };
-}
-
-function argmax(data: ArrayLike<number>, offset: number, n: number): number {
-  let best = 0;
-  for (let c = 1; c < n; c++) if (data[offset + c] > data[offset + best]) best = c;
-  return best;
 }
 
 /** Generated continuations (decoded, trimmed) of token prompts, 8 at a time; shared with the demo. */

@@ -21,6 +21,8 @@ import { specHash, type RunSpec } from './spec.js';
 import { lmExample, seq2seqExample } from './tasks/examples.js';
 import { tableToTextPairs, textLines } from './tasks/sources.js';
 import { classificationExample, classificationRecords } from './tasks/classification.js';
+import { nerExample, nerLabels, nerRecords } from './tasks/ner.js';
+import { probingExamples, probingFeeds, probingSetup } from './tasks/probing.js';
 
 /** The classification head's label input and logits output (the head transform's default name). */
 export const HEAD_LABELS = 'head.labels';
@@ -49,7 +51,7 @@ export interface Prepared {
 
 /** The backbone graph for [batch, maxLength] with the spec's methods applied, and its parameters. */
 export function prepare(spec: RunSpec, model: LoadedModel, shape: { batch: number; seq: number }, labels = true): Prepared {
-  const graph = buildBackbone(model.config, { batch: shape.batch, seq: shape.seq, labels: labels && spec.task.kind !== 'classification' });
+  const graph = buildBackbone(model.config, { batch: shape.batch, seq: shape.seq, labels: labels && (spec.task.kind === 'lm' || spec.task.kind === 'table-to-text') });
   const method = withMethods(graph, specMethods(spec));
   const params = initParams(method.graph, spec.training.seed ?? 0, model.weights);
   for (const m of spec.methods ?? []) {
@@ -64,10 +66,19 @@ export function prepare(spec: RunSpec, model: LoadedModel, shape: { batch: numbe
   return { model, method, params };
 }
 
-/** The spec's methods, then the task's head (classification: a sequence-classification head). */
+/**
+ * The spec's methods, then the task's own: classification a sequence-classification head, ner a
+ * token-classification head, probing a whole-vocabulary verbalizer.
+ */
 export function specMethods(spec: RunSpec): unknown[] {
   const methods: unknown[] = [...(spec.methods ?? [])];
-  if (spec.task.kind === 'classification') methods.push({ method: 'head', task: 'sequence-classification', labels: spec.task.labels });
+  const task = spec.task;
+  if (task.kind === 'classification') methods.push({ method: 'head', task: 'sequence-classification', labels: task.labels });
+  if (task.kind === 'ner') methods.push({ method: 'head', task: 'token-classification', labels: nerLabels(task).length });
+  if (task.kind === 'probing') {
+    if (!methods.some((m) => (m as { method?: unknown }).method === 'p-tuning')) throw new Error(`task 'probing' needs a 'p-tuning' method in the spec's methods (it fills the template's virtual tokens)`);
+    methods.push({ method: 'verbalizer', vocabulary: true });
+  }
   return methods;
 }
 
@@ -89,6 +100,26 @@ export function trainingBatches(spec: RunSpec, model: LoadedModel, epoch: number
   const { batchSize, maxLength, seed = 0 } = spec.training;
   const task = spec.task;
   const pad = tok.specialTokens.pad ?? tok.specialTokens.eos ?? 0;
+  if (task.kind === 'ner') {
+    const labels = nerLabels(task);
+    return nerRecords(task.train, labels).pipe(
+      map((r) => nerExample(tok, r, labels, maxLength)),
+      seededShuffle(1024, seed * 7919 + epoch),
+      batch(batchSize, { dropLast: true }),
+      map((rows) => {
+        const b = padExamples(rows, { padId: pad, maxLength, padTo: 'maxLength' });
+        return { ...modelFeeds(model, b), [HEAD_LABELS]: b.labels! } as Feeds;
+      }),
+    );
+  }
+  if (task.kind === 'probing') {
+    const setup = probingSetup(spec, tok);
+    return probingExamples(task.train, tok, setup, maxLength).pipe(
+      seededShuffle(1024, seed * 7919 + epoch),
+      batch(batchSize, { dropLast: true }),
+      map((rows) => probingFeeds(rows, model.config.kind === 'bert') as Feeds),
+    );
+  }
   if (task.kind === 'classification') {
     return classificationRecords(task.train, task.labels).pipe(
       map((r) => classificationExample(tok, r, maxLength)),

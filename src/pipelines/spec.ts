@@ -29,6 +29,17 @@ export const TaskCodec = t.union([
   ]),
   // Sentence classification: records {sentence, label}; training adds a sequence-classification head.
   t.type({ kind: t.literal('classification'), train: DataSourceCodec, eval: DataSourceCodec, labels: PositiveInt }),
+  // Named-entity recognition (BIO tags per word): training adds a token-classification head.
+  // `labels` fixes the tag set (default: NER_LABELS for world data, the sorted tags of CoNLL files).
+  t.intersection([
+    t.type({ kind: t.literal('ner'), train: DataSourceCodec, eval: DataSourceCodec }),
+    t.partial({ labels: t.array(t.string) }),
+  ]),
+  // LAMA-style knowledge probing with P-tuning: the answer token read off the LM at [MASK] (a vocabulary verbalizer).
+  t.intersection([
+    t.type({ kind: t.literal('probing'), train: DataSourceCodec, eval: DataSourceCodec }),
+    t.partial({ template: t.string, virtualTokens: PositiveInt }),
+  ]),
 ], 'task');
 
 export const TrainingCodec = t.intersection([
