@@ -74,7 +74,8 @@ Exit status: 0 done, 1 failure (bad spec, diverged loss...), 2 no WebGPU adapter
             chain = chain.then(() => appendFile(log, `${JSON.stringify(e)}\n`));
             if (e.type === 'start') {
               total = e.totalSteps;
-              io.err(`train ${spec.name}: ${e.trainableCount} trainable parameters (${e.trainable.length} tensors) on ${e.device}${e.startStep ? `, resuming at step ${e.startStep}` : ''}`);
+              const mem = e.deviceBytes !== undefined ? `, ${(e.deviceBytes / 2 ** 20).toFixed(1)} MiB of device memory planned` : '';
+              io.err(`train ${spec.name}: ${e.trainableCount} trainable parameters (${e.trainable.length} tensors) on ${e.device}${mem}${e.startStep ? `, resuming at step ${e.startStep}` : ''}`);
             }
             if (e.type === 'step' && e.loss !== null) {
               losses.push([e.step, e.loss]);

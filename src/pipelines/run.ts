@@ -180,7 +180,7 @@ export async function startTraining(spec: RunSpec, opts: TrainRunOptions = {}): 
     totalSteps, lr: spec.training.lr, schedule: spec.training.schedule ?? { kind: 'constant' }, optimizer, trainable,
     stateNames: trainable.flatMap((n) => [n, adamState(n, 'm'), adamState(n, 'v')]), logEvery: spec.training.logEvery ?? 10,
     checkpoint: { dir: checkpointDir, every: spec.training.checkpointEvery ?? 50, specHash: hash }, resume: resume ?? undefined,
-    signal: opts.signal, device: runner.device,
+    signal: opts.signal, device: runner.device, deviceBytes: runner.compiled.plan.peakBytes,
   });
   return { events, prepared: { ...prepared, method: { ...prepared.method, trainable } }, runner, outDir };
 }

@@ -33,6 +33,8 @@ export interface LoopOptions {
   readonly resume?: TrainingState;
   readonly signal?: AbortSignal;
   readonly device: string;
+  /** Device memory the compiled step holds (its memory plan's peak), reported in `start`. */
+  readonly deviceBytes?: number;
 }
 
 export function trainLoop(o: LoopOptions): Observable<TrainEvent> {
@@ -53,7 +55,7 @@ async function run(o: LoopOptions, emit: (e: TrainEvent) => void, unsubscribed: 
   if (o.resume) for (const [name, value] of o.resume.params) o.runner.writeParam(name, value);
   const params = await o.runner.readParams(o.trainable);
   const trainableCount = [...params.values()].reduce((s, p) => s + numel(p.shape), 0);
-  emit({ type: 'start', totalSteps: o.totalSteps, startStep: step, trainable: o.trainable, trainableCount, device: o.device });
+  emit({ type: 'start', totalSteps: o.totalSteps, startStep: step, trainable: o.trainable, trainableCount, device: o.device, ...(o.deviceBytes !== undefined ? { deviceBytes: o.deviceBytes } : {}) });
 
   // A checkpoint is captured after step k's update but written only once step k+1's loss
   // (computed from exactly those parameters) is finite: what is on disk is always good.
