@@ -30,6 +30,21 @@ describe('CLI train', () => {
     expect(existsSync(join(dir, 'run', 'checkpoint', 'latest.json'))).to.equal(true);
   });
 
+  it('a task with an eval split is evaluated after training; the eval event joins metrics.jsonl', async () => {
+    const spec = JSON.parse(readFileSync(join(ROOT, 'examples', 'ptuning-v2-sentiment.json'), 'utf8'));
+    spec.training = { ...spec.training, maxSteps: 2, batchSize: 2, maxLength: 16, logEvery: 1 };
+    spec.evaluation = { maxExamples: 6 };
+    spec.output = { dir: join(dir, 'cls') };
+    const path = join(dir, 'cls.json');
+    writeFileSync(path, JSON.stringify(spec));
+    const r = await runCli(['train', path], 300_000);
+    expect(r.code, show(r)).to.equal(0);
+    expect(r.stdout).to.match(/eval ptuning-v2-sentiment: accuracy \d+\.\d/);
+    const events = readFileSync(join(dir, 'cls', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; metrics?: Record<string, number> });
+    const ev = events.find((e) => e.type === 'eval');
+    expect(ev?.metrics?.accuracy).to.be.within(0, 1);
+  });
+
   it('a bad spec exits 1 naming the file and the JSON path', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ name: 'x', model: { bundled: 'gpt2-world' }, task: { kind: 'lm' }, training: { lr: 1, batchSize: 2, maxLength: 8 } }));

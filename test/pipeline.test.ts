@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
@@ -74,6 +75,31 @@ describe('pipelines: specs, training runs, checkpoints', () => {
     expect(after?.step).to.equal(4);
     expect([...after!.params.keys()].sort()).to.deep.equal([...before!.params.keys()].sort());
     expect(readdirSync(ckpt)).to.include('state-00000004.safetensors');
+  });
+
+  it('kill -9 of a process writing checkpoints never leaves an unloadable one', async () => {
+    const ckpt = join(dir, 'kill');
+    const script = join(dir, 'writer.mjs');
+    const state = new URL('../src/pipelines/train/state.js', import.meta.url).href;
+    // Writes checkpoints of ~8 MB in a loop; each holds one value repeated, so a torn mix is detectable.
+    writeFileSync(script, `import { saveTrainingState } from '${state}';
+      const n = 1 << 20;
+      for (let step = 1; ; step++) {
+        const t = { shape: [n], dtype: 'f32', data: new Float64Array(n).fill(step) };
+        await saveTrainingState(${JSON.stringify(ckpt)}, { step, epoch: 0, data: { version: 1, delivered: step, sourceConsumed: step, shuffleRng: [] }, specHash: 'k', lastLoss: 1, params: new Map([['w', t]]) });
+      }`);
+    for (const delay of [400, 650, 900]) {
+      const child = spawn(process.execPath, [script], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('close', r));
+      const s = await loadTrainingState(ckpt);
+      if (s === null) continue; // killed before the first checkpoint landed
+      const w = s.params.get('w')!;
+      expect(w.data.length).to.equal(1 << 20);
+      expect(w.data.every((v) => v === s.step), `checkpoint ${s.step} holds only its own values`).to.equal(true);
+    }
+    expect(await loadTrainingState(ckpt), 'some checkpoint landed').to.not.equal(null);
   });
 
   it('a NaN loss stops the run with a clear message and keeps the last good checkpoint', async () => {

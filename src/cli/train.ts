@@ -7,6 +7,8 @@ import { readFile, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSpec } from '../pipelines/spec.js';
 import { saveTrained, startTraining } from '../pipelines/run.js';
+import { evaluationEvents } from '../pipelines/evaluate.js';
+import { lastValueFrom } from 'rxjs';
 import { releaseSharedGpu } from '../pipelines/runner.js';
 import { lineChartSvg } from '../pipelines/report/svg.js';
 import type { TrainEvent } from '../pipelines/train/events.js';
@@ -32,10 +34,11 @@ Options:
   --resume        continue from RUN/checkpoint (refused if the spec changed)
   --cpu           run on the CPU reference executor
   --max-steps N   stop after N steps (overrides the spec)
+  --no-eval       skip the evaluation that follows a completed run of a task with an eval split
   -h, --help      show this help
 
 Exit status: 0 done, 1 failure (bad spec, diverged loss...), 2 no WebGPU adapter, 64 usage error.`,
-  options: { resume: { type: 'boolean' }, cpu: { type: 'boolean' }, 'max-steps': { type: 'string' } },
+  options: { resume: { type: 'boolean' }, cpu: { type: 'boolean' }, 'max-steps': { type: 'string' }, 'no-eval': { type: 'boolean' } },
   positionals: { min: 1, max: 1 },
   async run(args, io: Io) {
     const file = args.positionals[0];
@@ -90,8 +93,15 @@ Exit status: 0 done, 1 failure (bad spec, diverged loss...), 2 no WebGPU adapter
       });
       await writeFile(join(run.outDir, 'loss.svg'), lineChartSvg(`${spec.name}: training loss`, [{ name: 'loss', points: losses }]));
       const trained = await saveTrained(run);
+      const params = await run.runner.runner.readParams(run.prepared.method.trainable);
       run.runner.release();
       const end = last?.type === 'end' ? last : undefined;
+      // Tasks with an eval split are evaluated after a completed run; the event joins the log.
+      if ('eval' in spec.task && end?.reason === 'done' && !args.values['no-eval']) {
+        const ev = await lastValueFrom(evaluationEvents(spec, params, end.step));
+        await appendFile(log, `${JSON.stringify(ev)}\n`);
+        if (ev.type === 'eval') io.out(`eval ${spec.name}: ${Object.entries(ev.metrics).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}`).join('  ')}`);
+      }
       io.out(`${end?.reason === 'interrupted' ? 'stopped' : 'trained'} ${spec.name}: ${end?.step ?? 0} steps in ${((end?.elapsedMs ?? 0) / 1000).toFixed(1)} s; ` +
         `final loss ${losses.length ? losses[losses.length - 1][1].toFixed(4) : 'n/a'}\n  ${trained}\n  ${join(run.outDir, 'loss.svg')}\n  ${log}`);
       return EXIT.ok;

@@ -1,6 +1,8 @@
 // Evaluating a run on its task's eval split: classification by the compiled forward graph
 // (accuracy, macro-F1; ner and probing: evaluate-tasks.ts), table-to-text by greedy (or beam) generation (BLEU, ROUGE-L).
 
+import { from, map, type Observable } from 'rxjs';
+import type { TrainEvent } from './train/events.js';
 import { lastValueFrom, toArray } from 'rxjs';
 import type { ParamStore } from '../ops/index.js';
 import type { MethodSpec } from '../methods/index.js';
@@ -108,4 +110,9 @@ export function formatMetrics(r: EvalResult): string {
   const rows = Object.entries(r.metrics).map(([k, v]) => [k, (100 * v).toFixed(2)]);
   const w0 = Math.max(6, ...rows.map((x) => x[0].length)), w1 = Math.max(5, ...rows.map((x) => x[1].length));
   return [`${'metric'.padEnd(w0)}  ${'score'.padStart(w1)}`, `${'-'.repeat(w0)}  ${'-'.repeat(w1)}`, ...rows.map(([k, v]) => `${k.padEnd(w0)}  ${v.padStart(w1)}`)].join('\n');
+}
+
+/** Evaluation as the same typed events training reports: one `eval` event, then complete. */
+export function evaluationEvents(spec: RunSpec, trained: ParamStore, step: number): Observable<TrainEvent> {
+  return from(evaluateRun(spec, trained)).pipe(map((r): TrainEvent => ({ type: 'eval', step, metrics: r.metrics })));
 }
