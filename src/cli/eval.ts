@@ -1,9 +1,9 @@
 // `promptgraph eval SPEC.json [--params RUN/trained.safetensors] [--cpu]`: the spec's metrics on
 // its eval split, printed as a table and written to RUN/eval.json.
 
-import { readFile, writeFile, access, mkdir } from 'node:fs/promises';
+import { writeFile, access, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { parseSpec } from '../pipelines/spec.js';
+import { readSpecFile } from '../pipelines/spec.js';
 import { evaluateRun, formatMetrics } from '../pipelines/evaluate.js';
 import { releaseSharedGpu } from '../pipelines/runner.js';
 import { readSafetensors } from '../models/index.js';
@@ -33,13 +33,7 @@ Exit status: 0 done, 1 failure, 2 no WebGPU adapter, 64 usage error.`,
   positionals: { min: 1, max: 1 },
   async run(args, io: Io) {
     const file = args.positionals[0];
-    let json: unknown;
-    try {
-      json = JSON.parse(await readFile(file, 'utf8'));
-    } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`);
-    }
-    let spec = parseSpec(json, file);
+    let spec = await readSpecFile(file);
     if (args.values.cpu) spec = { ...spec, executor: 'cpu' };
     const runDir = spec.output?.dir ?? join('runs', spec.name);
     let paramsFile = stringOption(args, 'params');

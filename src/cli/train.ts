@@ -3,9 +3,9 @@
 // RUN/trained.safetensors. SIGINT/SIGTERM save a checkpoint and stop; --resume continues.
 
 import type * as t from 'io-ts';
-import { readFile, writeFile, appendFile } from 'node:fs/promises';
+import { writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseSpec } from '../pipelines/spec.js';
+import { readSpecFile } from '../pipelines/spec.js';
 import { saveTrained, startTraining } from '../pipelines/run.js';
 import { evaluationEvents } from '../pipelines/evaluate.js';
 import { lastValueFrom } from 'rxjs';
@@ -42,13 +42,7 @@ Exit status: 0 done, 1 failure (bad spec, diverged loss...), 2 no WebGPU adapter
   positionals: { min: 1, max: 1 },
   async run(args, io: Io) {
     const file = args.positionals[0];
-    let json: unknown;
-    try {
-      json = JSON.parse(await readFile(file, 'utf8'));
-    } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`);
-    }
-    let spec = parseSpec(json, file);
+    let spec = await readSpecFile(file);
     if (args.values.cpu) spec = { ...spec, executor: 'cpu' };
     const maxSteps = args.values['max-steps'];
     if (typeof maxSteps === 'string') {
@@ -92,8 +86,8 @@ Exit status: 0 done, 1 failure (bad spec, diverged loss...), 2 no WebGPU adapter
         });
       });
       await writeFile(join(run.outDir, 'loss.svg'), lineChartSvg(`${spec.name}: training loss`, [{ name: 'loss', points: losses }]));
-      const trained = await saveTrained(run);
       const params = await run.runner.runner.readParams(run.prepared.method.trainable);
+      const trained = await saveTrained(run, params);
       run.runner.release();
       const end = last?.type === 'end' ? last : undefined;
       // Tasks with an eval split are evaluated after a completed run; the event joins the log.

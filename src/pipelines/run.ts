@@ -8,9 +8,10 @@ import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Graph } from '../graph/index.js';
 import { initParams, hostTensor, type Feeds, type ParamStore } from '../ops/index.js';
-import { loadCheckpoint, buildBackbone, loadTokenizer, type ModelConfig, type Tokenizer, writeSafetensors } from '../models/index.js';
+import { buildBackbone, loadTokenizer, type ModelConfig, type Tokenizer, writeSafetensors } from '../models/index.js';
 import { compose, PREFIX, type MethodResult } from '../methods/index.js';
 import { prefixFromActivations } from './prefix-init.js';
+import { loadModel as loadBackbone } from './model.js';
 import { adamState } from '../passes/optimizer.js';
 import { batch, seededShuffle, padExamples, type PaddedBatch } from './data/index.js';
 import { trainLoop } from './train/loop.js';
@@ -39,8 +40,8 @@ export interface LoadedModel {
 
 export async function loadModel(spec: RunSpec['model']): Promise<LoadedModel> {
   const dir = 'dir' in spec ? spec.dir : join(BUNDLED_MODELS, spec.bundled);
-  const ckpt = await loadCheckpoint(dir);
-  return { config: ckpt.config, weights: ckpt.tensors, tokenizer: await loadTokenizer(dir), dir };
+  const { config, weights } = await loadBackbone({ kind: 'checkpoint', dir });
+  return { config, weights, tokenizer: await loadTokenizer(dir), dir };
 }
 
 export interface Prepared {
@@ -186,8 +187,8 @@ export async function startTraining(spec: RunSpec, opts: TrainRunOptions = {}): 
 }
 
 /** Writes the trained parameters (the method's trainable ones) next to the run. */
-export async function saveTrained(run: TrainRun): Promise<string> {
-  const params = await run.runner.runner.readParams(run.prepared.method.trainable);
+export async function saveTrained(run: TrainRun, read?: ParamStore): Promise<string> {
+  const params = read ?? await run.runner.runner.readParams(run.prepared.method.trainable);
   const path = join(run.outDir, 'trained.safetensors');
   await writeSafetensors(path, params, { spec: 'see spec.json' });
   return path;

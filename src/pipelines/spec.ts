@@ -4,6 +4,7 @@
 
 import * as t from 'io-ts';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { decodeOrThrow } from '../util/decode.js';
 import { MethodSpecCodec, type MethodSpec } from '../methods/method.js';
 import { ScheduleCodec } from '../passes/schedule.js';
@@ -67,6 +68,17 @@ export type DataSource = t.TypeOf<typeof DataSourceCodec>;
 
 export function parseSpec(json: unknown, what = 'spec'): RunSpec {
   return decodeOrThrow(RunSpecCodec, json, what);
+}
+
+/** Reads and validates a spec file; every error names the file. */
+export async function readSpecFile(file: string): Promise<RunSpec> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+  return parseSpec(json, file);
 }
 
 /** Fingerprint of what determines a run's numbers (resuming under another spec is refused). */
