@@ -28,3 +28,4 @@ export { FineTuneConfig } from './fine-tune.js';
 export { LoraConfig, LORA, linearModules, type LinearModule } from './lora.js';
 export { AdapterConfig, adapterParam } from './adapter.js';
 export { HeadConfig, HEAD, headNames, type HeadTask } from './heads.js';
+export { checkSequenceAlignment, type AddedPositions } from './checks.js';

@@ -5,6 +5,7 @@
 import * as t from 'io-ts';
 import type { Graph } from '../graph/index.js';
 import { decodeOrThrow } from '../util/decode.js';
+import { checkSequenceAlignment } from './checks.js';
 
 export interface MethodResult {
   readonly graph: Graph;
@@ -90,6 +91,8 @@ export function compose(graph: Graph, specs: readonly unknown[]): MethodResult {
     notes.push(...r.notes);
     inputPositions += r.inputPositions;
     keyPositions += r.keyPositions;
+    // Masks, keys, positions and labels must still line up after each method (names the method).
+    checkSequenceAlignment(g, `${specs.length > 1 ? `method spec [${i}] ` : ''}${(spec as { method: string }).method}`, { inputPositions, keyPositions });
     if (r.positionPolicy !== 'not-applicable') positionPolicy = r.positionPolicy;
   });
   return { graph: g, trainable: [...new Set(trainable)], inputPositions, keyPositions, positionPolicy, notes };
