@@ -10,6 +10,7 @@ export const SPECS: Record<string, Record<string, unknown>> = {
   'prefix-tuning': { method: 'prefix-tuning', length: 2, reparam: { hidden: 8 } },
   'p-tuning-v2': { method: 'p-tuning-v2', length: 2 },
   'p-tuning': { method: 'p-tuning', virtualTokens: 2, encoder: 'mlp' },
+  'infix-tuning': { method: 'infix-tuning', length: 2, reparam: null },
 };
 
 /** A one-layer GPT-2 small enough to read, with the method's new nodes marked. */

@@ -36,11 +36,35 @@ export const DeepPromptConfig = t.intersection([
 export type DeepPromptConfig = t.TypeOf<typeof DeepPromptConfig>;
 
 /** Parameter names, PEFT-style. */
-export const PREFIX = {
+export const PREFIX: PromptTensorNames = {
   direct: 'prefix.embeddings',
   embedding: 'prefix.embedding',
-  transform: (k: 0 | 2, what: 'weight' | 'bias') => `prefix.transform.${k}.${what}`,
-} as const;
+  transform: (k, what) => `prefix.transform.${k}.${what}`,
+};
+
+/** Parameter names of a prompt tensor built by `buildPromptTensor` (PREFIX for prefixes). */
+export interface PromptTensorNames {
+  readonly direct: string;
+  readonly embedding: string;
+  readonly transform: (k: 0 | 2, what: 'weight' | 'bias') => string;
+}
+
+/**
+ * The [P, width] prompt tensor in `scope`, in front of the backbone's computation: a parameter
+ * (reparam null) or `Linear(D,k) -> tanh -> Linear(k, width)` of a [P, D] embedding, computed
+ * once per step (it depends on no input).
+ */
+export function buildPromptTensor(b: GraphBuilder, scope: string, names: PromptTensorNames, P: number, D: number, width: number, reparam: { hidden: number } | null, std: number): Ref {
+  const g = b.graph;
+  return b.at({ before: g.nodes.find((n) => n.op !== 'input' && n.op !== 'param')!.id }, () => b.inScope(scope, () => {
+    if (!reparam) return b.param(names.direct, [P, width], { trainable: true, init: `normal:${std}` });
+    const emb = b.param(names.embedding, [P, D], { trainable: true, init: `normal:${std}` });
+    const linear = (x: Ref, k: 0 | 2, nIn: number, nOut: number): Ref => b.within(`transform.${k}`, () =>
+      b.add(b.matmul(x, b.param(names.transform(k, 'weight'), [nOut, nIn], { trainable: true }), { transB: true }),
+        b.param(names.transform(k, 'bias'), [nOut], { trainable: true, init: 'zeros' })));
+    return linear(b.tanh(linear(emb, 0, D, reparam.hidden)), 2, reparam.hidden, width);
+  }));
+}
 
 export function applyDeepPrompt(graph: Graph, cfg: DeepPromptConfig, name: string, defaultReparam: { hidden: number } | null): MethodResult {
   const P = cfg.length;
@@ -56,14 +80,7 @@ export function applyDeepPrompt(graph: Graph, cfg: DeepPromptConfig, name: strin
   if (cfg.initText !== undefined && reparam) throw new MethodError(`${name}: initText needs direct parameters (reparam: null)`);
   const std = cfg.initStd ?? 0.02;
 
-  const prompt = b.at({ before: g.nodes.find((n) => n.op !== 'input' && n.op !== 'param')!.id }, () => b.inScope('prefix', () => {
-    if (!reparam) return b.param(PREFIX.direct, [P, L * 2 * D], { trainable: true, init: `normal:${std}` });
-    const emb = b.param(PREFIX.embedding, [P, D], { trainable: true, init: `normal:${std}` });
-    const linear = (x: Ref, k: 0 | 2, nIn: number, nOut: number): Ref => b.within(`transform.${k}`, () =>
-      b.add(b.matmul(x, b.param(PREFIX.transform(k, 'weight'), [nOut, nIn], { trainable: true }), { transB: true }),
-        b.param(PREFIX.transform(k, 'bias'), [nOut], { trainable: true, init: 'zeros' })));
-    return linear(b.tanh(linear(emb, 0, D, reparam.hidden)), 2, reparam.hidden, L * 2 * D);
-  }));
+  const prompt = buildPromptTensor(b, 'prefix', PREFIX, P, D, L * 2 * D, reparam, std);
 
   layers.forEach((layer, j) => {
     const { key, value } = kvs[layer];

@@ -9,11 +9,13 @@ export * from './sequence.js';
 export * from './layers.js';
 export * from './init.js';
 export { PROMPT_PARAM } from './prompt-tuning.js';
-export { PREFIX, DeepPromptConfig } from './deep-prompt.js';
+export { PREFIX, DeepPromptConfig, buildPromptTensor, type PromptTensorNames } from './deep-prompt.js';
+export { INFIX, InfixTuningConfig } from './infix-tuning.js';
 
 // P-tuning v1: templates (data side), prompt encoders, the transform, and the verbalizer.
 import './p-tuning.js';
 import './verbalizer.js';
+import './infix-tuning.js';
 export { PROMPT_POSITIONS, PTuningConfig, templateOf } from './p-tuning.js';
 export { MASK_POSITION, LABEL, VerbalizerConfig } from './verbalizer.js';
 export { ENCODER_PARAMS, ENCODER_SCOPE, encoderParamNames, buildPromptEncoder, type EncoderKind } from './prompt-encoder.js';
