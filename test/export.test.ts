@@ -43,11 +43,11 @@ describe('export', () => {
     console.log(`      prefix-tuning folded vs unfolded max abs diff: ${r.maxAbsDiff}`);
     expect(r.maxAbsDiff).to.be.at.most(1e-5);
     expect(r.folded.some((n) => n.startsWith('folded.prefix.'))).to.equal(true);
-    expect(r.prompt.shape).to.deep.equal([3, 2 * 2 * 16]);
+    expect(r.prompt!.shape).to.deep.equal([3, 2 * 2 * 16]);
     const cfg = JSON.parse(await readFile(join(out, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
     expect(cfg).to.include({ peft_type: 'PREFIX_TUNING', task_type: 'CAUSAL_LM', num_virtual_tokens: 3, token_dim: 16, num_layers: 2, num_attention_heads: 2, num_transformer_submodules: 1, prefix_projection: false, base_model_name_or_path: 'tiny-gpt2' });
-    const meta = JSON.parse(await readFile(join(out, 'promptgraph.json'), 'utf8')) as { method: unknown; backbone: { graphSha256: string } };
-    expect(meta.method).to.deep.equal(PREFIX);
+    const meta = JSON.parse(await readFile(join(out, 'promptgraph.json'), 'utf8')) as { parts: { method: unknown }[]; backbone: { graphSha256: string } };
+    expect(meta.parts[0].method).to.deep.equal(PREFIX);
     expect(meta.backbone.graphSha256).to.match(/^[0-9a-f]{64}$/);
   });
 
@@ -98,7 +98,7 @@ describe('export', () => {
     const trained = trainedFor(model.config, PROMPT);
     const r = await exportArtifact({ model, methodSpec: PROMPT, params: trained, out });
     expect(r.maxAbsDiff).to.be.at.most(1e-5);
-    expect(r.prompt.shape).to.deep.equal([2, 16]);
+    expect(r.prompt!.shape).to.deep.equal([2, 16]);
     const cfg = JSON.parse(await readFile(join(out, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
     expect(cfg).to.include({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 2, token_dim: 16 });
     const a = await loadArtifact(out, model);
@@ -111,7 +111,7 @@ describe('export', () => {
     const spec = { method: 'p-tuning-v2', length: 2 };
     const r = await exportArtifact({ model: bert, methodSpec: spec, params: trainedFor(config, spec), out: join(dir, 'bert') });
     expect(r.maxAbsDiff).to.be.at.most(1e-5);
-    expect(r.prompt.shape).to.deep.equal([2, 2 * 2 * 16]);
+    expect(r.prompt!.shape).to.deep.equal([2, 2 * 2 * 16]);
   });
 
   it('promptgraph export --tiny gpt2 writes the artifact and prints the max abs diff', async () => {

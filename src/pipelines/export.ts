@@ -1,112 +1,111 @@
-// Export of a trained prompt method as a PEFT-compatible artifact directory:
-//   adapter_config.json          PEFT's config (prefix_projection false: the prompt is folded)
-//   adapter_model.safetensors    `prompt_embeddings`: [P, L*2*D] (deep prompts) or [P, D] (prompt tuning)
-//   promptgraph.json             our metadata: method spec, backbone dims and graph hash, heads
-//   training_state.safetensors   the unfolded trained parameters, to resume training
-// The prompt is computed by the compiler's `fold` pass (method params frozen), and the folded
-// graph is checked against the unfolded one on a fixed batch on the CPU executor.
+// Export of trained methods as PEFT-compatible artifact directories (loading back: export/load.ts).
+// One method spec writes one flat directory; a composition (e.g. [prefix-tuning, lora]) writes
+// one sub-artifact per method, `OUT/<i>-<method>/`, each in PEFT's layout where PEFT has one:
+//   adapter_config.json          PEFT's config (omitted where PEFT has no layout: see export/deep.ts)
+//   adapter_model.safetensors    PEFT's tensors: `prompt_embeddings` (prompt methods) or LoRA factors
+// and at the top:
+//   promptgraph.json             our metadata: the parts (dir, spec, PEFT type, notes), heads,
+//                                backbone dims and graph hash, the fold check
+//   training_state.safetensors   the unfolded trained parameters of all parts and heads, to resume
+// Each method's exporter (export/prompt.ts, deep.ts, lora.ts) names the graph nodes it writes;
+// they become outputs, the compiler's `fold` pass (all parameters frozen) turns computed ones
+// (prefix MLP, p-tuning encoder) into constants, and the whole folded graph is checked against
+// the unfolded one on a fixed batch on the CPU executor.
 
-import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { graphToJson, type Graph, type Node } from '../graph/index.js';
-import { compose, headNames, PREFIX, PROMPT_PARAM, type MethodResult, type MethodSpec, MethodSpecCodec } from '../methods/index.js';
-import { buildBackbone, readSafetensors, writeSafetensors, type ModelConfig } from '../models/index.js';
+import type { Graph } from '../graph/index.js';
+import { compose, headNames, MethodSpecCodec, type MethodResult, type MethodSpec } from '../methods/index.js';
+import { buildBackbone, writeSafetensors, type ModelConfig } from '../models/index.js';
 import { hostTensor, initParams, randomTensor, type Feeds, type HostTensor, type ParamStore } from '../ops/index.js';
 import { compile } from '../passes/index.js';
 import { CpuExecutor } from '../runtime/index.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { decodeOrThrow } from '../util/decode.js';
+import { ExportError, PEFT_TENSOR, type ExportModel, type PartPlan } from './export/common.js';
+import { ARTIFACT_FORMAT, backboneHash, type ArtifactMeta } from './export/meta.js';
+import { exporterFor } from './export/registry.js';
 
-export class ExportError extends Error {
-  override name = 'ExportError';
-}
-
-/** What export needs of a model (pipelines/model.ts's LoadedModel fits). */
-export interface ExportModel {
-  readonly config: ModelConfig;
-  readonly weights: ParamStore;
-  readonly label?: string;
-}
+export { ExportError, type ExportModel } from './export/common.js';
+export { ARTIFACT_FORMAT, backboneHash, type ArtifactMeta, type PartMeta } from './export/meta.js';
+export { loadArtifact, type LoadedArtifact } from './export/load.js';
 
 export interface ExportOptions {
   readonly model: ExportModel;
-  /** One method spec (prefix-tuning, p-tuning-v2 or prompt-tuning). */
-  readonly methodSpec: unknown;
-  /** Head specs applied after the method (their parameters go into the training state). */
+  /** The method specs, applied in order (head specs among them are taken as heads). */
+  readonly methodSpecs?: readonly unknown[];
+  /** One method spec (the single-method form of `methodSpecs`). */
+  readonly methodSpec?: unknown;
+  /** Head specs applied after the methods (their parameters go into the training state). */
   readonly heads?: readonly unknown[];
-  /** Trained values of the method's (and heads') trainable parameters. */
+  /** Trained values of the methods' (and heads') trainable parameters. */
   readonly params: ParamStore;
   readonly out: string;
   /** `base_model_name_or_path` (default: the model's label). */
   readonly baseModel?: string;
 }
 
+export interface ExportedPart {
+  /** The sub-artifact directory (`out` itself for a single method). */
+  readonly dir: string;
+  readonly method: string;
+  /** PEFT's type, or null: PEFT cannot load this part (no adapter_config.json written). */
+  readonly peftType: string | null;
+  readonly tensors: ReadonlyMap<string, HostTensor>;
+  readonly note?: string;
+}
+
 export interface ExportResult {
   /** Largest |folded - unfolded| over the graph's outputs on the check batch. */
   readonly maxAbsDiff: number;
-  readonly prompt: HostTensor;
+  /** The first part's `prompt_embeddings`, when it has one. */
+  readonly prompt?: HostTensor;
+  readonly parts: readonly ExportedPart[];
   /** Parameters of the folded graph that hold folded values. */
   readonly folded: readonly string[];
   readonly files: readonly string[];
 }
 
 export const FOLD_TOLERANCE = 1e-5;
-export const ARTIFACT_FORMAT = 'promptgraph.artifact/1';
-const PROMPT_OUTPUT = 'export.prompt';
-const PEFT_TENSOR = 'prompt_embeddings';
+const EXPORT_OUTPUT = 'export.';
 
-type Kind = 'deep' | 'input';
-const KINDS: Readonly<Record<string, Kind>> = { 'prefix-tuning': 'deep', 'p-tuning-v2': 'deep', 'prompt-tuning': 'input' };
-
-function kindOf(method: string): Kind {
-  const k = KINDS[method];
-  if (!k) throw new ExportError(`export supports ${Object.keys(KINDS).join(', ')}; got '${method}'`);
-  return k;
-}
-
-/** sha256 of the backbone graph (at a canonical [1, 1] shape): identifies the architecture. */
-export function backboneHash(config: ModelConfig): string {
-  return createHash('sha256').update(JSON.stringify(graphToJson(buildBackbone(config, { batch: 1, seq: 1, labels: false })))).digest('hex');
-}
-
-/** The fixed check batch: [2, S] ids from a seeded stream, the second row's last position padded. */
+/**
+ * The fixed check batch: [2, S] ids from a seeded stream, the second row's last position padded;
+ * `prompt_positions` (p-tuning) s - r in row r: virtual tokens first in row 0, after one real
+ * token in row 1 (indices outside 0..P-1 mean a real token).
+ */
 export function checkFeeds(graph: Graph, config: ModelConfig): Feeds {
   const feeds: Record<string, HostTensor> = {};
   for (const n of graph.inputs()) {
     const name = String(n.attrs.name), shape = n.type.shape;
+    const count = shape.reduce((a, b) => a * b, 1);
     if (name === 'input_ids') feeds[name] = randomTensor(shape, 11, { dtype: 'i32', low: 0, high: config.vocabSize });
-    else if (name === 'attention_mask') feeds[name] = hostTensor(shape, 'i32', Array.from({ length: shape[0] * shape[1] }, (_, i) => (i === shape[0] * shape[1] - 1 ? 0 : 1)));
-    else feeds[name] = hostTensor(shape, n.type.dtype, new Array<number>(shape.reduce((a, b) => a * b, 1)).fill(0));
+    else if (name === 'attention_mask') feeds[name] = hostTensor(shape, 'i32', Array.from({ length: count }, (_, i) => (i === count - 1 ? 0 : 1)));
+    else if (name === 'prompt_positions') feeds[name] = hostTensor(shape, 'i32', Array.from({ length: count }, (_, i) => (i % shape[1]) - Math.floor(i / shape[1])));
+    else feeds[name] = hostTensor(shape, n.type.dtype, new Array<number>(count).fill(0));
   }
   return feeds;
 }
 
-interface Built { readonly method: MethodResult; readonly params: ParamStore; readonly P: number }
+interface Built { readonly method: MethodResult; readonly params: ParamStore }
 
-/** Method (and heads) applied to a [2, S] backbone; trained values over the init. */
+/** Positions the specs add (prompt length or deep prompt length), to size the check batch. */
+function addedPositions(specs: readonly MethodSpec[]): number {
+  return specs.reduce((n, s) => n + (typeof s.length === 'number' && Number.isSafeInteger(s.length) ? s.length : 0), 0);
+}
+
+/** Methods (and heads) applied to a [2, S] backbone; trained values over the init. */
 function build(model: ExportModel, specs: readonly unknown[], trained: ParamStore): Built {
-  const spec = decodeOrThrow(MethodSpecCodec, specs[0], 'method spec');
-  const P = typeof spec.length === 'number' && Number.isSafeInteger(spec.length) ? spec.length : 0;
-  const S = Math.max(1, Math.min(8, model.config.positions - P));
+  const decoded = specs.map((s, i) => decodeOrThrow(MethodSpecCodec, s, specs.length > 1 ? `method spec [${i}]` : 'method spec'));
+  const S = Math.max(1, Math.min(8, model.config.positions - addedPositions(decoded)));
   const method = compose(buildBackbone(model.config, { batch: 2, seq: S, labels: false }), specs);
   const missing = method.trainable.filter((n) => !trained.has(n));
   if (missing.length) throw new ExportError(`the trained parameters lack ${missing.join(', ')}`);
-  return { method, params: initParams(method.graph, 0, new Map([...model.weights, ...trained])), P };
-}
-
-/** The node computing the prompt tensor [P, width] (the last one in the method's scope). */
-function promptNode(g: Graph, kind: Kind, P: number, width: number): number {
-  // Prompt tuning's prompt is its parameter; a deep prompt is computed in the `prefix` scope.
-  const scope = kind === 'deep' ? 'prefix' : 'prompt';
-  const inScope = (n: Node): boolean => (kind === 'deep' ? n.scope === scope || n.scope.startsWith(`${scope}.`) : n.op === 'param' && n.attrs.name === PROMPT_PARAM);
-  const hits = g.nodes.filter((n) => inScope(n) && n.type.shape.length === 2 && n.type.shape[0] === P && n.type.shape[1] === width);
-  if (hits.length === 0) throw new ExportError(`no [${P}, ${width}] prompt tensor in scope '${scope}'${kind === 'deep' ? " (PEFT's layout has a block for every layer: select all layers)" : ''}`);
-  return hits[hits.length - 1].id;
+  return { method, params: initParams(method.graph, 0, new Map([...model.weights, ...trained])) };
 }
 
 function outputsOf(g: Graph): string[] {
-  return [...g.outputs.keys()].filter((k) => k !== PROMPT_OUTPUT);
+  return [...g.outputs.keys()].filter((k) => !k.startsWith(EXPORT_OUTPUT));
 }
 
 /** Runs `graph` compiled with every parameter frozen, folded or not, on the CPU executor. */
@@ -140,129 +139,81 @@ function taskType(config: ModelConfig, heads: readonly string[], headSpecs: read
   return config.kind === 'gpt2' ? 'CAUSAL_LM' : null;
 }
 
+/** The method specs and head specs of the options, decoded; head specs keep their order. */
+function splitSpecs(opts: ExportOptions): { methods: MethodSpec[]; heads: unknown[] } {
+  if (opts.methodSpecs !== undefined && opts.methodSpec !== undefined) throw new ExportError('give methodSpecs or methodSpec, not both');
+  const all = opts.methodSpecs ?? (opts.methodSpec === undefined ? [] : [opts.methodSpec]);
+  const decoded = all.map((s, i) => decodeOrThrow(MethodSpecCodec, s, all.length > 1 ? `method spec [${i}]` : 'method spec'));
+  const methods = decoded.filter((s) => s.method !== 'head');
+  if (methods.length === 0) throw new ExportError('no method to export: give at least one method spec (prefix-tuning, p-tuning-v2, prompt-tuning, p-tuning, lora)');
+  return { methods, heads: [...decoded.filter((s) => s.method === 'head'), ...(opts.heads ?? [])] };
+}
+
+/** Each method's own trainable parameters: what composing it onto the ones before added. */
+function trainableByPart(config: ModelConfig, specs: readonly MethodSpec[]): string[][] {
+  if (specs.length === 1) return [compose(buildBackbone(config, { batch: 1, seq: 1, labels: false }), specs).trainable.slice()];
+  const seen = new Set<string>();
+  return specs.map((_, i) => {
+    const mine = compose(buildBackbone(config, { batch: 1, seq: 1, labels: false }), specs.slice(0, i + 1)).trainable.filter((n) => !seen.has(n));
+    for (const n of mine) seen.add(n);
+    return mine;
+  });
+}
+
 export async function exportArtifact(opts: ExportOptions): Promise<ExportResult> {
   const { model, out } = opts;
   const { config } = model;
-  const spec = decodeOrThrow(MethodSpecCodec, opts.methodSpec, 'method spec');
-  const kind = kindOf(spec.method);
-  const headSpecs = opts.heads ?? [];
-  const b = build(model, [spec, ...headSpecs], opts.params);
-  const D = config.dim, L = config.layers;
-  if (kind === 'deep' && b.method.keyPositions !== b.P) throw new ExportError('deep prompt without key positions');
-  const width = kind === 'deep' ? L * 2 * D : D;
-  // (a) fold: the prompt as an output makes it a fold root, so the MLP becomes one constant.
+  const { methods: specs, heads: headSpecs } = splitSpecs(opts);
+  const exporters = specs.map((s) => exporterFor(s.method));
+  const b = build(model, [...specs, ...headSpecs], opts.params);
+  const heads = headNames(b.method.graph);
+  const owned = trainableByPart(config, specs);
+  const peftCommon = {
+    task_type: taskType(config, heads, headSpecs), base_model_name_or_path: opts.baseModel ?? model.label ?? null, revision: null, inference_mode: true,
+  };
+
+  // (a) fold: every tensor a part writes becomes an output, so what computes it folds to a constant.
   const g = b.method.graph.clone();
-  g.setOutput(PROMPT_OUTPUT, promptNode(g, kind, b.P, width));
+  const plans: PartPlan[] = specs.map((spec, i) => exporters[i].plan({ config, spec, graph: g, trainable: owned[i], peftCommon }));
+  plans.forEach((p, i) => { for (const [name, id] of p.tensors) g.setOutput(`${EXPORT_OUTPUT}${i}.${name}`, id); });
   const feeds = checkFeeds(g, config);
   const unfolded = runFrozen(g, b.params, feeds, false);
   const folded = runFrozen(g, b.params, feeds, true);
   const diff = maxAbsDiff(unfolded.outputs, folded.outputs);
   if (!(diff <= FOLD_TOLERANCE)) throw new ExportError(`the folded graph's outputs differ from the unfolded graph's by ${diff} (> ${FOLD_TOLERANCE})`);
-  const promptParam = folded.graph.node(folded.graph.outputs.get(PROMPT_OUTPUT)!);
-  if (promptParam.op !== 'param') throw new ExportError(`the prompt did not fold to a constant (it is computed by '${promptParam.op}')`);
-  const prompt = folded.params.get(String(promptParam.attrs.name))!;
+  const values = plans.map((p, i) => new Map([...p.tensors.keys()].map((name) => {
+    const node = folded.graph.node(folded.graph.outputs.get(`${EXPORT_OUTPUT}${i}.${name}`)!);
+    if (node.op !== 'param') throw new ExportError(`${specs[i].method}: ${name} did not fold to a constant (it is computed by '${node.op}')`);
+    return [name, folded.params.get(String(node.attrs.name))!] as const;
+  })));
   const foldedNames = folded.graph.params().map((p) => String(p.attrs.name)).filter((n) => n.startsWith('folded.'));
 
-  // (b) the artifact.
-  await mkdir(out, { recursive: true });
-  const heads = headNames(b.method.graph);
-  const adapterConfig = {
-    peft_type: kind === 'deep' ? 'PREFIX_TUNING' : 'PROMPT_TUNING',
-    task_type: taskType(config, heads, headSpecs),
-    base_model_name_or_path: opts.baseModel ?? model.label ?? null,
-    revision: null,
-    inference_mode: true,
-    num_virtual_tokens: b.P,
-    token_dim: D,
-    num_transformer_submodules: 1,
-    num_attention_heads: config.heads,
-    num_layers: L,
-    ...(kind === 'deep'
-      ? { encoder_hidden_size: D, prefix_projection: false }
-      : { prompt_tuning_init: 'RANDOM', prompt_tuning_init_text: null, tokenizer_name_or_path: null }),
-  };
+  // (b) the artifact: one flat directory for one method, a subdirectory per part for several.
+  const dirs = specs.length === 1 ? ['.'] : specs.map((s, i) => `${i}-${s.method}`);
+  const files: string[] = [];
+  const parts: ExportedPart[] = [];
+  for (const [i, p] of plans.entries()) {
+    const dir = join(out, dirs[i]);
+    await mkdir(dir, { recursive: true });
+    if (p.adapterConfig) {
+      files.push(join(dir, 'adapter_config.json'));
+      await writeJsonAtomic(files[files.length - 1], p.adapterConfig);
+    }
+    files.push(join(dir, 'adapter_model.safetensors'));
+    await writeSafetensors(files[files.length - 1], values[i], { format: 'pt' });
+    parts.push({ dir, method: specs[i].method, peftType: p.adapterConfig ? String(p.adapterConfig.peft_type) : null, tensors: values[i], ...(p.note ? { note: p.note } : {}) });
+  }
   const state = new Map(b.method.trainable.map((n) => [n, b.params.get(n)!] as const));
   const meta: ArtifactMeta = {
-    format: ARTIFACT_FORMAT, method: spec, heads: headSpecs, headNames: heads,
-    backbone: { kind: config.kind, layers: L, dim: D, heads: config.heads, vocab: config.vocabSize, graphSha256: backboneHash(config) },
-    trainable: b.method.trainable, foldCheck: { maxAbsDiff: diff, outputs: outputsOf(g) },
+    format: ARTIFACT_FORMAT,
+    parts: specs.map((method, i) => ({ dir: dirs[i], method, peftType: parts[i].peftType, replaces: owned[i].filter((n) => !plans[i].carried?.includes(n)), ...(plans[i].note ? { note: plans[i].note } : {}) })),
+    heads: headSpecs, headNames: heads,
+    backbone: { kind: config.kind, layers: config.layers, dim: config.dim, heads: config.heads, vocab: config.vocabSize, graphSha256: backboneHash(config) },
+    trainable: [...b.method.trainable], foldCheck: { maxAbsDiff: diff, outputs: outputsOf(g) },
   };
-  const files = ['adapter_config.json', 'adapter_model.safetensors', 'promptgraph.json', 'training_state.safetensors'].map((f) => join(out, f));
-  await writeJsonAtomic(files[0], adapterConfig);
-  await writeSafetensors(files[1], { [PEFT_TENSOR]: prompt }, { format: 'pt' });
-  await writeJsonAtomic(files[2], meta);
-  await writeSafetensors(files[3], state, { format: 'pt' });
-  return { maxAbsDiff: diff, prompt, folded: foldedNames, files };
-}
-
-interface ArtifactMeta {
-  readonly format: string;
-  readonly method: MethodSpec;
-  readonly heads: readonly unknown[];
-  readonly headNames: readonly string[];
-  readonly backbone: { kind: string; layers: number; dim: number; heads: number; vocab: number; graphSha256: string };
-  readonly trainable: readonly string[];
-  readonly foldCheck: { maxAbsDiff: number; outputs: readonly string[] };
-}
-
-export interface LoadedArtifact {
-  /** The method spec for the folded prompt (direct parameters), then any heads. */
-  readonly specs: readonly unknown[];
-  /** Values of the specs' parameters: the prompt, and heads' parameters. */
-  readonly params: ParamStore;
-  /** The unfolded training state, when the artifact is ours. */
-  readonly trainingState?: ParamStore;
-  readonly meta?: ArtifactMeta;
-}
-
-async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  const v: unknown = JSON.parse(text);
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ExportError(`${path}: not a JSON object`);
-  return v as Record<string, unknown>;
-}
-
-/** Loads an artifact (ours or PEFT's layout) for `model`; mismatches name field and both values. */
-export async function loadArtifact(dir: string, model: ExportModel): Promise<LoadedArtifact> {
-  const cfgPath = join(dir, 'adapter_config.json');
-  const cfg = await readJson(cfgPath);
-  if (!cfg) throw new ExportError(`${cfgPath}: no such file`);
-  const meta = (await readJson(join(dir, 'promptgraph.json'))) as ArtifactMeta | undefined;
-  if (meta && (meta.format !== ARTIFACT_FORMAT || typeof meta.backbone !== 'object' || meta.backbone === null)) throw new ExportError(`${dir}/promptgraph.json: not a ${ARTIFACT_FORMAT} file`);
-  const { config } = model;
-  const type = cfg.peft_type;
-  if (type !== 'PREFIX_TUNING' && type !== 'PROMPT_TUNING') throw new ExportError(`${cfgPath}: peft_type ${JSON.stringify(type)} is not supported (PREFIX_TUNING, PROMPT_TUNING)`);
-  if (cfg.prefix_projection === true) throw new ExportError(`${cfgPath}: prefix_projection true: the artifact holds the MLP, not the folded prompt`);
-  const checks: [string, unknown, number][] = [
-    ['num_layers', cfg.num_layers, config.layers],
-    ['token_dim', cfg.token_dim, config.dim],
-    ['num_attention_heads', cfg.num_attention_heads, config.heads],
-    ['num_transformer_submodules', cfg.num_transformer_submodules ?? 1, 1],
-  ];
-  if (meta) checks.push(['backbone.vocab', meta.backbone.vocab, config.vocabSize]);
-  const bad = checks.filter(([, a, m]) => a !== m).map(([f, a, m]) => `${f}: artifact ${JSON.stringify(a)}, backbone ${m}`);
-  if (bad.length) throw new ExportError(`${dir}: the artifact does not fit the backbone (${model.label ?? config.kind}):\n  ${bad.join('\n  ')}`);
-  if (meta && meta.backbone.graphSha256 !== backboneHash(config)) throw new ExportError(`${dir}: backbone.graphSha256: artifact ${meta.backbone.graphSha256}, backbone ${backboneHash(config)} (same dims, different architecture)`);
-
-  const P = Number(cfg.num_virtual_tokens);
-  const deep = type === 'PREFIX_TUNING';
-  const width = deep ? config.layers * 2 * config.dim : config.dim;
-  const prompt = (await readSafetensors(join(dir, 'adapter_model.safetensors'))).tensors.get(PEFT_TENSOR);
-  if (!prompt) throw new ExportError(`${dir}/adapter_model.safetensors: no '${PEFT_TENSOR}' tensor`);
-  if (prompt.shape.length !== 2 || prompt.shape[0] !== P || prompt.shape[1] !== width) {
-    throw new ExportError(`${dir}/adapter_model.safetensors: ${PEFT_TENSOR} shape: artifact [${prompt.shape.join(', ')}], backbone needs [${P}, ${width}]`);
-  }
-  const base = meta?.method ?? { method: deep ? 'prefix-tuning' : 'prompt-tuning', length: P };
-  const { initStd: _i, init: _n, reparam: _r, ...rest } = base;
-  const spec = deep ? { ...rest, length: P, reparam: null } : { ...rest, length: P };
-  const state = meta ? (await readSafetensors(join(dir, 'training_state.safetensors'))).tensors : undefined;
-  const params: ParamStore = new Map([[deep ? PREFIX.direct : PROMPT_PARAM, prompt]]);
-  if (state) for (const [k, v] of state) if (!k.startsWith('prefix.') && !k.startsWith('prompt.')) params.set(k, v);
-  return { specs: [spec, ...(meta?.heads ?? [])], params, ...(state ? { trainingState: state } : {}), ...(meta ? { meta } : {}) };
+  files.push(join(out, 'promptgraph.json'), join(out, 'training_state.safetensors'));
+  await writeJsonAtomic(join(out, 'promptgraph.json'), meta);
+  await writeSafetensors(join(out, 'training_state.safetensors'), state, { format: 'pt' });
+  const prompt = values[0].get(PEFT_TENSOR);
+  return { maxAbsDiff: diff, ...(prompt ? { prompt } : {}), parts, folded: foldedNames, files };
 }
