@@ -14,6 +14,7 @@ import {
 import { exportArtifact, loadArtifact, maxAbsDiff, runMethod, type ExportModel } from '../src/pipelines/export.js';
 import { backbone, batch, paramsFor, tinyConfig, CpuProgram, B, S } from './methods-harness.js';
 import { ROOT, runCli, show } from './cli-run.js';
+import { fixtureValues } from './fixtures/peft/values.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'peft');
 const TEMPLATE = '[P*2] {x} [P] [MASK]'; // virtual tokens in front and after the slot: PEFT cannot place the third
@@ -32,9 +33,6 @@ function trained(config: ModelConfig, specs: readonly unknown[], seed = 7): Para
   return new Map(r.trainable.map((n, i) => [n, randomTensor(shapes.get(n)!, seed * 1000 + i, { scale: 0.3 })] as const));
 }
 
-function fixtureValues(shape: [number, number], phase: number): HostTensor {
-  return hostTensor(shape, 'f32', Array.from({ length: shape[0] * shape[1] }, (_, i) => Math.fround(0.5 * Math.sin(0.37 * i + phase))));
-}
 
 async function json(path: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;

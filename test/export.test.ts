@@ -11,6 +11,7 @@ import {
 import { exportArtifact, loadArtifact, maxAbsDiff, runMethod, type ExportModel } from '../src/pipelines/export.js';
 import { backbone, tinyConfig } from './methods-harness.js';
 import { ROOT, runCli, show } from './cli-run.js';
+import { fixtureValues } from './fixtures/peft/values.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'peft');
 const PREFIX = { method: 'prefix-tuning', length: 3, reparam: { hidden: 8 } };
@@ -23,10 +24,6 @@ function trainedFor(config: ModelConfig, spec: unknown, seed = 7): ParamStore {
   return new Map(r.trainable.map((n) => [n, all.get(n)!] as const));
 }
 
-/** The fixture script's values: 0.5 * sin(0.37 * i + phase), rounded to f32. */
-function fixtureValues(shape: [number, number], phase: number): HostTensor {
-  return hostTensor(shape, 'f32', Array.from({ length: shape[0] * shape[1] }, (_, i) => Math.fround(0.5 * Math.sin(0.37 * i + phase))));
-}
 
 describe('export', () => {
   let dir: string, model: ExportModel;
