@@ -1,25 +1,41 @@
-// Prefix-tuning training step (forward + backward + AdamW) on GPT-2-tiny, batch 8 x 64, prefix 10:
-// ours against the same step in TensorFlow.js (webgpu backend, its own Dawn instance on the same
-// adapter, same weights) and, if importable, PyTorch on the CPU; plus compiled FLOPs and peak
-// memory against full fine-tuning. Prints a table, writes bench/results/<adapter>.json.
+// Prefix-tuning training step (forward + backward + AdamW) on GPT-2-tiny (or --config gpt2-small),
+// batch 8 x 64, prefix 10: ours (and with --autotune, ours with autotuned matmuls) against the same
+// step in TensorFlow.js (webgpu backend, its own Dawn instance on the same adapter, same weights)
+// and, if importable, PyTorch (bench/torch_step.py, --torch-device cpu|cuda, same weights and
+// batch); plus compiled FLOPs and peak memory against full fine-tuning. Prints a table, writes
+// bench/results/<adapter>[-<config>].json (or under --out). Options: bench/step-args.ts.
 //
 // Timing, the same for both: WARMUP steps (pipeline compiles, llvmpipe JIT) are excluded; then
 // SAMPLES samples of STEPS steps back to back with no host read-back except the loss on the last
 // one, and a wait for the queue to drain. ms/step = median sample elapsed / STEPS.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { create, globals } from 'webgpu';
 import {
-  applySpec, buildBackbone, compile, gradOutput, GpuContext, gpt2TinyConfig, initParams, inspectGraph, optimizerFeeds, Program,
-  randomTensor, randomWeights, type Compiled, type HostTensor, type KernelTarget, type ParamStore,
+  applySpec, autotuneCompiled, buildBackbone, compile, gradOutput, GpuContext, initParams, inspectGraph, optimizerFeeds, Program,
+  randomTensor, randomWeights, writeSafetensors, type AutotuneResult, type Compiled, type HostTensor, type KernelTarget, type ParamStore,
 } from '../src/index.js';
 import { matmulKernel } from '../src/ops/defs/matmul.js';
 import { registerTfGradients, tfPrefixStep } from './tfjs-gpt2.js';
+import { BENCH_CONFIGS, parseStepArgs, STEP_USAGE } from './step-args.js';
 
-const CONFIG = gpt2TinyConfig({ vocabSize: 1024, dim: 128, heads: 4, inner: 512, layers: 4, positions: 128 });
+if (process.argv.includes('--help')) {
+  console.log(STEP_USAGE);
+  process.exit(0);
+}
+const ARGS = ((): ReturnType<typeof parseStepArgs> => {
+  try {
+    return parseStepArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+})();
+const CONFIG = BENCH_CONFIGS[ARGS.config];
 const BATCH = 8, SEQ = 64, PREFIX = 10;
 const SPEC = { method: 'prefix-tuning', length: PREFIX, reparam: null };
 const WARMUP = 2, STEPS = 5, SAMPLES = 3, LR = 1e-3;
@@ -57,7 +73,7 @@ function batchData(): { ids: HostTensor; labels: HostTensor; mask: HostTensor } 
 }
 
 async function ours(ctx: GpuContext, c: Compiled, params: ParamStore, batch: ReturnType<typeof batchData>): Promise<Timed & { kernels: number; grad: HostTensor }> {
-  const program = await Program.create(ctx, c, params);
+  const program = await Program.create(ctx, c, params, { autotune: false }); // c carries any tuned kernels
   try {
     const feeds = { input_ids: batch.ids, attention_mask: batch.mask, labels: batch.labels };
     let grad: HostTensor | undefined;
@@ -105,18 +121,44 @@ async function theirs(params: ParamStore, batch: ReturnType<typeof batchData>): 
   }
 }
 
-// ---- PyTorch (CPU), only if it is already installed ---------------------------------------------
+// ---- PyTorch, only if it is already installed ------------------------------------------------------
 
-function torchStep(): number | null {
-  const script = fileURLToPath(new URL('../../bench/torch_step.py', import.meta.url));
-  try {
-    execFileSync('python3', ['-c', 'import torch'], { stdio: 'ignore' });
-  } catch {
-    return null;
+interface TorchResult { msPerStep: number; firstLoss: number; lastLoss: number; device: string; impl: string; threads: number }
+
+/** The python that imports torch: $PROMPTGRAPH_PYTHON, else python3, else Debian's /usr/bin/python3 (pyenv shims hide it). */
+function torchPython(): string | null {
+  const candidates = process.env.PROMPTGRAPH_PYTHON ? [process.env.PROMPTGRAPH_PYTHON] : ['python3', '/usr/bin/python3'];
+  for (const py of candidates) {
+    try {
+      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
+      return py;
+    } catch {
+      // next
+    }
   }
-  const args = [script, ...[CONFIG.layers, CONFIG.dim, CONFIG.heads, CONFIG.inner, CONFIG.vocabSize, BATCH, SEQ, PREFIX, WARMUP, STEPS, SAMPLES].map(String)];
-  const out = execFileSync('python3', args, { encoding: 'utf8', timeout: 120_000 });
-  return Number(JSON.parse(out.trim().split('\n').pop()!).ms_per_step);
+  return null;
+}
+
+/**
+ * The same step in PyTorch on `device`, fed the same weights, prefix and batch through a
+ * safetensors file; null if no python imports torch. Timed inside Python.
+ */
+async function torchStep(device: string, weights: ParamStore, prefix: HostTensor, ids: HostTensor): Promise<TorchResult | null> {
+  const py = torchPython();
+  if (!py) return null;
+  const script = fileURLToPath(new URL('../../bench/torch_step.py', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'pg-bench-torch-'));
+  try {
+    const file = join(dir, 'inputs.safetensors');
+    const config = { layers: CONFIG.layers, dim: CONFIG.dim, heads: CONFIG.heads, inner: CONFIG.inner, vocab: CONFIG.vocabSize, positions: CONFIG.positions, eps: CONFIG.eps, batch: BATCH, seq: SEQ, prefix: PREFIX };
+    await writeSafetensors(file, new Map([...weights, ['prefix.embeddings', prefix], ['input_ids', ids]]), { config: JSON.stringify(config) });
+    const args = [script, '--weights', file, '--device', device, '--warmup', String(WARMUP), '--steps', String(STEPS), '--samples', String(SAMPLES), '--lr', String(LR)];
+    const out = execFileSync(py, args, { encoding: 'utf8', timeout: 900_000, stdio: ['ignore', 'pipe', 'inherit'] });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { ms_per_step: number; first_loss: number; last_loss: number; device: string; impl: string; threads: number };
+    return { msPerStep: r.ms_per_step, firstLoss: r.first_loss, lastLoss: r.last_loss, device: r.device, impl: r.impl, threads: r.threads };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // ---- compiled cost against full fine-tuning ------------------------------------------------------
@@ -154,18 +196,28 @@ async function main(): Promise<void> {
 
   const ctx = await GpuContext.acquire();
   let mine: Timed & { kernels: number; grad: HostTensor }, adapter: string, target: KernelTarget, c: Compiled;
+  let tuned: (Timed & { kernels: number; tuneMs: number; result: AutotuneResult }) | null = null;
   try {
     target = ctx.target;
     adapter = ctx.adapter.name || 'adapter';
     c = compile(method.graph, { train: true, trainable: method.trainable, params, target });
     mine = await ours(ctx, c, params, batch);
+    console.error(`  promptgraph: ${mine.msPerStep.toFixed(1)} ms/step`);
+    if (ARGS.autotune) {
+      const t0 = performance.now();
+      const { compiled, result } = await autotuneCompiled(ctx, c); // per-adapter cache under ~/.cache/promptgraph or $PROMPTGRAPH_CACHE_DIR
+      const tuneMs = performance.now() - t0;
+      tuned = { ...(await ours(ctx, compiled, params, batch)), tuneMs, result };
+      console.error(`  promptgraph autotuned: ${tuned.msPerStep.toFixed(1)} ms/step (${result.timed} problems timed, ${result.fromCache} from ${result.cacheFile ?? 'no cache'}, ${(tuneMs / 1000).toFixed(1)} s)`);
+    }
   } finally {
     ctx.release();
   }
-  console.error(`  promptgraph: ${mine.msPerStep.toFixed(1)} ms/step`);
-  const tf = await theirs(params, batch);
-  console.error(`  tfjs-webgpu: ${tf.msPerStep.toFixed(1)} ms/step`);
-  const torch = torchStep();
+  const tf = ARGS.tfjs ? await theirs(params, batch) : null;
+  if (tf) console.error(`  tfjs-webgpu: ${tf.msPerStep.toFixed(1)} ms/step`);
+  const torch = ARGS.torchDevice ? await torchStep(ARGS.torchDevice, weights, params.get('prefix.embeddings')!, batch.ids) : null;
+  if (torch) console.error(`  torch (${torch.device}): ${torch.msPerStep.toFixed(1)} ms/step`);
+  const torchKey = ARGS.torchDevice?.startsWith('cuda') ? 'torch_cuda' : 'torch_cpu';
 
   const prefixCost = { flops: inspectGraph(c.graph).summary.flops.total, peakBytes: c.plan.peakBytes };
   const full = fullFineTuning(weights, target);
@@ -173,51 +225,63 @@ async function main(): Promise<void> {
 
   const tokens = BATCH * SEQ;
   const flopsRatio = prefixCost.flops / full.flops, memRatio = prefixCost.peakBytes / full.peakBytes;
-  const speedup = tf.msPerStep / mine.msPerStep;
-  const lossDiff = Math.abs(mine.firstLoss - tf.firstLoss);
+  const speedup = tf ? tf.msPerStep / mine.msPerStep : null;
+  const lossDiff = tf ? Math.abs(mine.firstLoss - tf.firstLoss) : null;
+  const torchLossDiff = torch ? Math.abs(mine.firstLoss - torch.firstLoss) : null;
   let gradDiff = 0, gradMax = 0;
-  mine.grad.data.forEach((x: number, i: number) => {
-    gradDiff = Math.max(gradDiff, Math.abs(x - tf.grad[i]));
-    gradMax = Math.max(gradMax, Math.abs(tf.grad[i]));
-  });
+  if (tf) {
+    mine.grad.data.forEach((x: number, i: number) => {
+      gradDiff = Math.max(gradDiff, Math.abs(x - tf.grad[i]));
+      gradMax = Math.max(gradMax, Math.abs(tf.grad[i]));
+    });
+  }
   const slug = adapter.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
   const gemmGflops = gemm(target, slug);
   const f = (x: number, d = 1): string => x.toFixed(d);
+  const tps = (ms: number): number => (tokens / ms) * 1000;
   const rows: [string, string, string][] = [
-    ['promptgraph (ours)', `${f(mine.msPerStep)} ms`, `${f(tokens / mine.msPerStep * 1000, 0)} tok/s (best ${f(mine.bestMsPerStep)} ms), ${mine.kernels} kernels/step`],
-    ['tfjs-webgpu', `${f(tf.msPerStep)} ms`, `${f(tokens / tf.msPerStep * 1000, 0)} tok/s (best ${f(tf.bestMsPerStep)} ms); speedup theirs/ours ${f(speedup, 2)}x (target >= 3x: ${speedup >= 3 ? 'met' : 'not met'})`],
-    ['torch-cpu', torch === null ? 'n/a' : `${f(torch)} ms`, torch === null ? 'torch not importable' : `${f(tokens / torch * 1000, 0)} tok/s`],
+    ['promptgraph (ours)', `${f(mine.msPerStep)} ms`, `${f(tps(mine.msPerStep), 0)} tok/s (best ${f(mine.bestMsPerStep)} ms), ${mine.kernels} kernels/step`],
+    ...(tuned ? [['ours, autotuned', `${f(tuned.msPerStep)} ms`, `${f(tps(tuned.msPerStep), 0)} tok/s (best ${f(tuned.bestMsPerStep)} ms); untuned/tuned ${f(mine.msPerStep / tuned.msPerStep, 2)}x; tuning ${f(tuned.tuneMs / 1000)} s, ${tuned.result.timed} problems timed, ${tuned.result.fromCache} cached`] as [string, string, string]] : []),
+    tf
+      ? ['tfjs-webgpu', `${f(tf.msPerStep)} ms`, `${f(tps(tf.msPerStep), 0)} tok/s (best ${f(tf.bestMsPerStep)} ms); speedup theirs/ours ${f(speedup!, 2)}x (target >= 3x: ${speedup! >= 3 ? 'met' : 'not met'})`]
+      : ['tfjs-webgpu', 'n/a', 'not run (--tfjs to run it)'],
+    [`torch (${ARGS.torchDevice ?? 'none'})`, torch === null ? 'n/a' : `${f(torch.msPerStep)} ms`, torch === null ? (ARGS.torchDevice ? 'no python here imports torch' : 'not run') : `${f(tps(torch.msPerStep), 0)} tok/s on ${torch.device} (${torch.impl}, ${torch.threads} threads); theirs/ours ${f(torch.msPerStep / mine.msPerStep, 3)}x`],
     ['FLOPs vs full FT', f(flopsRatio, 3), `${(prefixCost.flops / 1e9).toFixed(3)} / ${(full.flops / 1e9).toFixed(3)} GFLOP (target <= 0.7: ${flopsRatio <= 0.7 ? 'met' : 'not met'})`],
     ['peak mem vs full FT', f(memRatio, 3), `${(prefixCost.peakBytes / 2 ** 20).toFixed(2)} / ${(full.peakBytes / 2 ** 20).toFixed(2)} MiB (target <= 0.5: ${memRatio <= 0.5 ? 'met' : 'not met'})`],
   ];
   console.log([
-    `prefix-tuning step, GPT-2 L=${CONFIG.layers} d=${CONFIG.dim} heads=${CONFIG.heads} vocab=${CONFIG.vocabSize}, batch ${BATCH} x seq ${SEQ}, prefix ${PREFIX}; adapter: ${adapter}`,
+    `prefix-tuning step, ${ARGS.config}: GPT-2 L=${CONFIG.layers} d=${CONFIG.dim} heads=${CONFIG.heads} vocab=${CONFIG.vocabSize}, batch ${BATCH} x seq ${SEQ}, prefix ${PREFIX}; adapter: ${adapter}`,
     `${WARMUP} warm-up steps, median of ${SAMPLES} samples of ${STEPS} steps; load average (1/5/15 min) before ${load0.map((x) => f(x, 2)).join('/')}, after ${load1.map((x) => f(x, 2)).join('/')} on ${cpus().length} CPUs`,
     ...rows.map(([a, b, c2]) => `${a.padEnd(22)}${b.padEnd(12)}${c2}`),
-    `first-step loss: ours ${mine.firstLoss.toPrecision(9)}, TF.js ${tf.firstLoss.toPrecision(9)}, |diff| ${lossDiff.toExponential(2)}; last step: ours ${mine.lastLoss.toPrecision(9)}, TF.js ${tf.lastLoss.toPrecision(9)}`,
-    `first-step prefix gradient: max |ours - TF.js| ${gradDiff.toExponential(2)} (max |grad| ${gradMax.toExponential(2)})`,
+    `first-step loss: ours ${mine.firstLoss.toPrecision(9)}` +
+      (tf ? `, TF.js ${tf.firstLoss.toPrecision(9)} (|diff| ${lossDiff!.toExponential(2)})` : '') +
+      (torch ? `, torch ${torch.firstLoss.toPrecision(9)} (|diff| ${torchLossDiff!.toExponential(2)}, ${torchLossDiff! <= 1e-4 ? 'agrees' : 'DISAGREES'} within 1e-4)` : ''),
+    ...(tf ? [`first-step prefix gradient: max |ours - TF.js| ${gradDiff.toExponential(2)} (max |grad| ${gradMax.toExponential(2)})`] : []),
     `GEMM GFLOP/s (from matmul results, ours auto / TF.js): ${GEMM_SIZES.map((s) => `${s}: ${gemmGflops[s] ? `${f(gemmGflops[s]!.promptgraph, 2)} / ${f(gemmGflops[s]!.tfjs_webgpu, 2)}` : 'n/a'}`).join(', ')}`,
   ].join('\n'));
 
-  const dir = new URL('../../bench/results/', import.meta.url); // dist/bench/ -> bench/results/
+  // dist/bench/ -> bench/results/ unless --out
+  const dir = ARGS.out ? pathToFileURL(ARGS.out.endsWith('/') ? ARGS.out : `${ARGS.out}/`) : new URL('../../bench/results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
-  const file = new URL(`${slug}.json`, dir);
+  const file = new URL(`${slug}${ARGS.config === 'tiny' ? '' : `-${ARGS.config}`}.json`, dir);
   writeFileSync(file, JSON.stringify({
-    date: new Date().toISOString(), adapter, method: SPEC,
+    date: new Date().toISOString(), adapter, method: SPEC, config_name: ARGS.config,
     config: { layers: CONFIG.layers, dim: CONFIG.dim, heads: CONFIG.heads, inner: CONFIG.inner, vocab: CONFIG.vocabSize, positions: CONFIG.positions, batch: BATCH, seq: SEQ, prefix: PREFIX, warmup: WARMUP, steps: STEPS, lr: LR },
-    step_ms: { promptgraph: mine.msPerStep, tfjs_webgpu: tf.msPerStep, torch_cpu: torch },
-    step_ms_samples: { promptgraph: mine.samples, tfjs_webgpu: tf.samples },
-    tokens_per_s: { promptgraph: (tokens / mine.msPerStep) * 1000, tfjs_webgpu: (tokens / tf.msPerStep) * 1000, torch_cpu: torch === null ? null : (tokens / torch) * 1000 },
+    step_ms: { promptgraph: mine.msPerStep, ...(tuned ? { promptgraph_autotuned: tuned.msPerStep } : {}), tfjs_webgpu: tf?.msPerStep ?? null, torch_cpu: null, [torchKey]: torch?.msPerStep ?? null },
+    step_ms_samples: { promptgraph: mine.samples, ...(tuned ? { promptgraph_autotuned: tuned.samples } : {}), tfjs_webgpu: tf?.samples ?? null },
+    tokens_per_s: { promptgraph: tps(mine.msPerStep), ...(tuned ? { promptgraph_autotuned: tps(tuned.msPerStep) } : {}), tfjs_webgpu: tf ? tps(tf.msPerStep) : null, [torchKey]: torch ? tps(torch.msPerStep) : null },
     speedup_vs_tfjs: speedup,
-    first_step_loss: { promptgraph: mine.firstLoss, tfjs_webgpu: tf.firstLoss, abs_diff: lossDiff },
-    last_step_loss: { promptgraph: mine.lastLoss, tfjs_webgpu: tf.lastLoss },
-    first_step_prefix_grad: { max_abs_diff: gradDiff, max_abs: gradMax },
+    ...(tuned ? { autotune: { tune_ms: tuned.tuneMs, timed: tuned.result.timed, from_cache: tuned.result.fromCache, cache_file: tuned.result.cacheFile, choices: Object.fromEntries(tuned.result.choices) } } : {}),
+    ...(torch ? { torch: { device: torch.device, impl: torch.impl, threads: torch.threads } } : {}),
+    first_step_loss: { promptgraph: mine.firstLoss, tfjs_webgpu: tf?.firstLoss ?? null, abs_diff: lossDiff, torch: torch?.firstLoss ?? null, torch_abs_diff: torchLossDiff },
+    last_step_loss: { promptgraph: mine.lastLoss, tfjs_webgpu: tf?.lastLoss ?? null, torch: torch?.lastLoss ?? null },
+    first_step_prefix_grad: tf ? { max_abs_diff: gradDiff, max_abs: gradMax } : null,
     gemm_gflops: gemmGflops,
     step_flops: { prefix_tuning: prefixCost.flops, full_ft: full.flops },
     peak_bytes: { prefix_tuning: prefixCost.peakBytes, full_ft: full.peakBytes },
     step_flops_ratio_vs_full_ft: flopsRatio,
     peak_memory_ratio_vs_full_ft: memRatio,
-    targets: { speedup_vs_tfjs_ge_3: speedup >= 3, flops_ratio_le_0_7: flopsRatio <= 0.7, peak_memory_ratio_le_0_5: memRatio <= 0.5 },
+    targets: { speedup_vs_tfjs_ge_3: speedup === null ? null : speedup >= 3, flops_ratio_le_0_7: flopsRatio <= 0.7, peak_memory_ratio_le_0_5: memRatio <= 0.5, torch_first_loss_within_1e_4: torchLossDiff === null ? null : torchLossDiff <= 1e-4 },
     load_average: { before: load0, after: load1 }, cpus: cpus().length,
   }, null, 2) + '\n');
   console.log(`wrote ${fileURLToPath(file)}`);

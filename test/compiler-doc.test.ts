@@ -22,7 +22,7 @@ describe('docs/compiler.md', () => {
   });
 
   it('shows every pass the example runs', () => {
-    for (const p of ['freeze', 'unmark', 'shard', 'autodiff', 'adamw', 'dce', 'cse', 'fold', 'fusion']) expect(generated.has(`after ${p}`), p).to.equal(true);
+    for (const p of ['freeze', 'unmark', 'shard', 'fuse-attention', 'autodiff', 'adamw', 'dce', 'cse', 'fold', 'fusion']) expect(generated.has(`after ${p}`), p).to.equal(true);
   });
 
   it('lineDiff marks removed and added lines around common ones', () => {

@@ -53,6 +53,16 @@ describe('pipelines: specs, training runs, checkpoints', () => {
     expect(parseSpec(JSON.parse(JSON.stringify(built)))).to.deep.equal(built);
   });
 
+  it("training.frozenStorage 'f16' trains with half-size frozen weights: first loss within 1e-3 of f32 storage, later ones within 1e-2", async () => {
+    const f32 = await losses(lmSpec(join(dir, 'f32'), 3));
+    const spec = lmSpec(join(dir, 'f16'), 3);
+    const half = await losses({ ...spec, training: { ...spec.training, frozenStorage: 'f16' } });
+    expect(half.losses).to.have.length(3);
+    // Weight rounding (rel. 2^-11) moves the first loss a little; updates at lr 0.05 then drift apart.
+    half.losses.forEach((l, i) => expect(Math.abs(l - f32.losses[i]) / f32.losses[i], `step ${i + 1}: ${l} vs ${f32.losses[i]}`).to.be.below(i === 0 ? 1e-3 : 1e-2));
+    expect(half.losses).not.to.deep.equal(f32.losses); // the f16 rounding is really there
+  });
+
   it('a resumed run continues the same loss curve as an uninterrupted one', async () => {
     const full = await losses(lmSpec(join(dir, 'full'), 6));
     const first = await losses(lmSpec(join(dir, 'split'), 3));

@@ -21,7 +21,7 @@
 
 import * as t from 'io-ts';
 import { findAll, POINTS, type Graph } from '../graph/index.js';
-import { GraphBuilder, refOf, SLICE_TO_END, type Ref } from '../ops/index.js';
+import { DROPOUT_SEED_INPUT, GraphBuilder, refOf, SLICE_TO_END, type Ref } from '../ops/index.js';
 import { defineMethod, MethodError } from './method.js';
 import { point, points } from './points.js';
 
@@ -37,7 +37,10 @@ export const HeadConfig = t.intersection([
     name: t.string,
     /** Keep the backbone's LM loss (as `lm_loss`, added to the heads' loss) and `logits`. */
     keepLmLoss: t.boolean,
-    /** Only 0 for now: dropout needs a per-step seed the training loop does not feed yet. */
+    /**
+     * Dropout on the head's input features while training (0 <= p < 1; default 0), as HF's
+     * classifier dropout; seeded by the step input `dropout_seed`, removed at inference.
+     */
     dropout: t.number,
   }),
 ], 'head config');
@@ -75,6 +78,8 @@ export const head = defineMethod({
     const C = task === 'question-answering' ? 2 : cfg.labels;
     if (task === 'question-answering' && cfg.labels !== undefined && cfg.labels !== 2) throw new MethodError(`${method}: (head '${name}') question-answering has 2 outputs (start, end), got labels ${cfg.labels}`);
     if (C === undefined || C < 2) throw new MethodError(`${method}: (head '${name}') ${task} needs labels >= 2 (the number of classes), got ${C ?? 'none'}`);
+    const p = cfg.dropout ?? 0;
+    if (!(p >= 0 && p < 1)) throw new MethodError(`${method}: (head '${name}') dropout must be in [0, 1), got ${p}`);
     const g = graph.clone();
     const before = live(g);
     const existing = headNames(g);
@@ -90,8 +95,8 @@ export const head = defineMethod({
     const out = b.inScope(name, () => {
       // The input's own S positions (drops prepended prompt positions, if any).
       const seq = (): Ref => b.slice(hidden, 1, -S, SLICE_TO_END);
-      const dense = (x: Ref): Ref => b.within('dense', () => b.add(
-        b.matmul(x, b.param(HEAD.weight(name), [C, D], { trainable: true, init: 'normal:0.02' }), { transB: true }),
+      const dense = (features: Ref): Ref => b.within('dense', () => b.add(
+        b.matmul(p > 0 ? b.within('dropout', () => b.dropout(features, dropoutSeed(g, b), p)) : features, b.param(HEAD.weight(name), [C, D], { trainable: true, init: 'normal:0.02' }), { transB: true }),
         b.param(HEAD.bias(name), [C], { trainable: true, init: 'zeros' })));
       const count = (labels: Ref, classes: number): Ref => b.op('label_count', [labels], { ignoreIndex: -100, classes });
       if (task === 'question-answering') {
@@ -124,8 +129,6 @@ export const head = defineMethod({
     } else if (cfg.keepLmLoss && !g.outputs.has('lm_loss')) {
       throw new MethodError(`${method}: (head '${name}') keepLmLoss, but an earlier head already dropped the LM loss; set keepLmLoss on the first head`);
     }
-    // Dropout needs a per-step seed input the training loop does not feed yet: refuse rather than ignore.
-    if (cfg.dropout !== undefined && cfg.dropout !== 0) throw new MethodError(`head '${name}': dropout ${cfg.dropout} is not supported yet (use 0 or leave it out)`);
     b.output('loss', b.inScope('loss', () => combinedLoss(b, g, [...existing, name])));
 
     // Remove what only the replaced outputs used (the LM head, its labels, an earlier combined loss).
@@ -136,6 +139,12 @@ export const head = defineMethod({
     };
   },
 });
+
+/** The graph's `dropout_seed` step input (one for every dropout of the graph). */
+function dropoutSeed(g: Graph, b: GraphBuilder): Ref {
+  const existing = findAll(g, { op: 'input', attrs: { name: DROPOUT_SEED_INPUT } })[0];
+  return existing ? b.ref(existing.id) : b.input(DROPOUT_SEED_INPUT, [], 'i32');
+}
 
 /** [B,D] features for sequence classification (see the header). */
 function sequenceFeatures(g: Graph, b: GraphBuilder, seq: () => Ref, B: number, S: number, D: number): Ref {

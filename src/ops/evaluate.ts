@@ -1,9 +1,9 @@
 // Evaluates a graph with every op's CPU reference: the oracle for tests and the evaluator the
 // compiler uses for constant folding. Not a performance path.
 
-import { formatType, sameType, SOURCE_OPS, type Graph, type Node } from '../graph/index.js';
+import { formatType, sameShape, sameType, SOURCE_OPS, type Graph, type Node } from '../graph/index.js';
 import { decodeAttrs, getOp } from './registry.js';
-import { roundToDType, type Feeds, type HostTensor, type ParamStore } from './host.js';
+import { asF16, roundToDType, type Feeds, type HostTensor, type ParamStore } from './host.js';
 
 export class FeedError extends Error {
   override name = 'FeedError';
@@ -18,7 +18,21 @@ export function sourceValue(n: Node, feeds: Feeds, params: ParamStore): HostTens
     const known = n.op === 'input' ? Object.keys(feeds) : [...params.keys()];
     throw new FeedError(`no value for ${kind} '${name}' (${formatType(n.type)}); given: ${known.slice(0, 20).join(', ') || 'none'}`);
   }
-  if (!sameType(v, n.type)) throw new FeedError(`${kind} '${name}' expects ${formatType(n.type)}, got ${formatType(v)}`);
+  return n.op === 'param' ? storedParam(n, v) : checkedSource(n, v, kind);
+}
+
+/**
+ * The value a parameter node holds, given its host value: an f32 value of a parameter stored as
+ * f16 (half-storage) is rounded to f16 (see asF16), anything else must match the node's type.
+ */
+export function storedParam(n: Node, v: HostTensor): HostTensor {
+  const name = String(n.attrs.name);
+  if (n.type.dtype === 'f16' && v.dtype === 'f32' && sameShape(v.shape, n.type.shape)) return asF16(v, `parameter '${name}'`);
+  return checkedSource(n, v, 'parameter');
+}
+
+function checkedSource(n: Node, v: HostTensor, kind: string): HostTensor {
+  if (!sameType(v, n.type)) throw new FeedError(`${kind} '${String(n.attrs.name)}' expects ${formatType(n.type)}, got ${formatType(v)}`);
   return v;
 }
 

@@ -43,6 +43,31 @@ export function roundToDType(t: HostTensor): HostTensor {
   return { shape: t.shape, dtype: t.dtype, data };
 }
 
+/** Largest finite binary16 value. */
+export const F16_MAX = 65504;
+
+const halves = new WeakMap<HostTensor, HostTensor>();
+
+/**
+ * An f32 value as an f16-stored parameter holds it (the `half-storage` pass retypes frozen
+ * parameters to f16): rounded to binary16. The same object comes back for the same `t`, so a
+ * device copy shared between programs by tensor identity (GpuContext.shareFrozen) stays shared
+ * and a step converts nothing. A finite value beyond the f16 range is an error, never an Inf.
+ */
+export function asF16(t: HostTensor, what: string): HostTensor {
+  if (t.dtype === 'f16') return t;
+  if (t.dtype !== 'f32') throw new Error(`${what}: cannot store ${t.dtype} values as f16`);
+  let h = halves.get(t);
+  if (!h) {
+    for (const v of t.data) {
+      if (Number.isFinite(v) && Math.abs(v) > F16_MAX) throw new Error(`${what} holds ${v}, beyond the f16 range (±${F16_MAX}): compile with frozenStorage 'f32'`);
+    }
+    h = roundToDType({ shape: t.shape, dtype: 'f16', data: t.data });
+    halves.set(t, h);
+  }
+  return h;
+}
+
 /** Round-to-nearest-even to binary16, returned as a number (overflow gives Inf; subnormals kept). */
 export function roundF16(x: number): number {
   if (!Number.isFinite(x) || x === 0) return x;

@@ -11,6 +11,8 @@ import './defs/matmul.js';
 import './defs/fused.js';
 import './defs/matmul-fused.js';
 import './defs/mark.js';
+import './defs/attention.js';
+import './defs/attention-grad.js';
 
 export * from './registry.js';
 export * from './host.js';
@@ -18,7 +20,7 @@ export * from './builder.js';
 export * from './shape.js';
 export * from './evaluate.js';
 export * as wgsl from './wgsl.js';
-export { ELEMENTWISE_PRELUDE, hash32 } from './defs/elementwise.js';
+export { ELEMENTWISE_PRELUDE, hash32, DROPOUT_SEED_INPUT, stepSeed } from './defs/elementwise.js';
 export * from './retype.js';
 export * from './init.js';
 export { SLICE_TO_END, sliceRange } from './defs/shape.js';

@@ -6,6 +6,7 @@ import { decodeOrThrow } from '../util/decode.js';
 import { GraphError, type Attrs, type Node, type OpSchemas, type TensorType } from '../graph/index.js';
 import type { HostTensor } from './host.js';
 import type { GraphBuilder, Ref } from './builder.js';
+import type { MatmulVariant } from './defs/matmul-kernels.js';
 
 export interface Cost {
   /** Floating-point operations (a multiply-add counts 2). */
@@ -27,6 +28,13 @@ export interface KernelTarget {
   readonly maxStorageBuffers: number;
   /** Largest storage buffer one binding may cover, in bytes (the `shard` pass splits larger parameters). */
   readonly maxStorageBufferBindingSize: number;
+  /** The adapter's smallest subgroup, when it reports one (kernels sharing values across 8 lanes need >= 8). */
+  readonly subgroupMinSize?: number;
+  /**
+   * Matmul variants measured fastest on this adapter, by `matmulProblemKey` (runtime/autotune.ts);
+   * a problem not in the map gets the heuristic choice.
+   */
+  readonly matmulChoices?: ReadonlyMap<string, MatmulVariant>;
 }
 
 /** Used where no device is at hand (tests of codegen, inspect): a conservative software target. */

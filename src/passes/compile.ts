@@ -11,8 +11,11 @@ import { dcePass } from './dce.js';
 import { foldPass } from './fold.js';
 import { freezePass, type TrainableSpec } from './freeze.js';
 import { fusionPass } from './fusion.js';
+import { attentionFusionPass } from './attention-fusion.js';
 import { unmarkPass } from './unmark.js';
+import { inferencePass } from './inference.js';
 import { shardPass } from './shard.js';
+import { checkFrozenStorage, halfStoragePass, type FrozenStorage } from './half-storage.js';
 import { planMemory, type MemoryPlan } from './memory.js';
 import { adamwPass, type AdamWOptions } from './optimizer.js';
 import { CompileError, type Pass, type PassContext, type Property } from './pass.js';
@@ -29,7 +32,11 @@ export interface CompileOptions {
   optimizer?: AdamWOptions | false;
   autodiff?: AutodiffOptions;
   fuse?: boolean;
+  /** Fuse attention blocks into `attention` ops before autodiff (default: on unless `fuse: false`). */
+  fuseAttention?: boolean;
   fold?: boolean;
+  /** How frozen parameters are stored on the device: 'f16' halves their memory, arithmetic stays f32 (needs target.f16; default 'f32'). */
+  frozenStorage?: FrozenStorage;
   /** Replace the default pipeline altogether. */
   passes?: readonly Pass[];
 }
@@ -55,18 +62,23 @@ export interface Compiled {
 
 export function defaultPipeline(opts: CompileOptions): Pass[] {
   const passes: Pass[] = [freezePass(opts.trainable), unmarkPass, shardPass];
+  if (opts.fuseAttention ?? opts.fuse !== false) passes.push(attentionFusionPass);
   if (opts.train) {
     passes.push(autodiffPass(opts.autodiff));
     if (opts.optimizer !== false) passes.push(adamwPass(opts.optimizer ?? {}));
+  } else {
+    passes.push(inferencePass);
   }
   passes.push(dcePass, csePass);
   if (opts.fold !== false && opts.params) passes.push(foldPass(), dcePass);
+  if (opts.frozenStorage === 'f16') passes.push(halfStoragePass);
   if (opts.fuse !== false) passes.push(fusionPass);
   return passes;
 }
 
 export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
   const target = opts.target ?? DEFAULT_TARGET;
+  checkFrozenStorage(opts.frozenStorage, target);
   const ctx: PassContext = { target, params: opts.params ?? new Map(), notes: [] };
   validate(graph, opSchemas);
   const stages: Stage[] = [{ pass: 'input', graph, changed: false, ms: 0 }];

@@ -76,7 +76,7 @@ function externalInputs(g: Graph, members: ReadonlySet<number>): number {
 
 /**
  * A matmul the group may absorb: read by a member, used by nothing else, of the group's (f32)
- * shape, and binding A, B, the other external inputs (none f16) and the output within the limit.
+ * shape, and binding A, B, the other external inputs and the output within the limit.
  */
 function epilogueMatmul(g: Graph, root: Node, members: ReadonlySet<number>, sole: (p: Node) => boolean, maxInputs: number): Node | undefined {
   if (root.type.dtype !== 'f32') return undefined;
@@ -86,7 +86,7 @@ function epilogueMatmul(g: Graph, root: Node, members: ReadonlySet<number>, sole
     const p = g.node(i);
     if (p.op !== 'matmul' || !sole(p) || !sameShape(p.type.shape, root.type.shape)) continue;
     const extras = [...ext].filter((x) => x !== i);
-    if (extras.length + 2 > maxInputs || extras.some((x) => g.node(x).type.dtype === 'f16')) continue;
+    if (extras.length + 2 > maxInputs) continue;
     return p;
   }
   return undefined;

@@ -15,7 +15,8 @@ export async function forwardRunner(spec: RunSpec, model: LoadedModel, trained: 
   const unknown = [...trained.keys()].filter((n) => !names.has(n));
   if (unknown.length) throw new Error(`evaluate: the trained parameters ${unknown.slice(0, 3).join(', ')}${unknown.length > 3 ? ', ...' : ''} are not in the model (another spec's run?)`);
   const params: ParamStore = new Map([...initParams(graph, spec.training.seed ?? 0, model.weights), ...trained]);
-  return createRunner(executor, graph, { train: false }, params);
+  // Evaluated as trained: with the same storage of the frozen weights.
+  return createRunner(executor, graph, { train: false, frozenStorage: spec.training.frozenStorage }, params);
 }
 
 export function argmax(data: ArrayLike<number>, offset: number, n: number): number {

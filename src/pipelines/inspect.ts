@@ -27,18 +27,33 @@ export const INPUT_STAGE = 'input';
  * condition is found by which pipeline variants contain it.
  */
 export function passCatalogue(): PassInfo[] {
-  const has = (opts: CompileOptions, name: string): boolean => defaultPipeline(opts).some((p) => p.name === name);
   const values = { params: new Map() };
+  const has = (opts: CompileOptions, name: string): boolean => defaultPipeline(opts).some((p) => p.name === name);
   const runs = (name: string): string => {
-    if (has({}, name)) return 'always';
-    if (has(values, name)) return 'when parameter values are given';
-    if (has({ train: true, optimizer: false }, name)) return 'training step';
-    return 'training step with an optimizer';
+    const train = has({ train: true, optimizer: false }, name), forward = has({}, name);
+    if (train && forward) return 'always';
+    if (forward) return 'forward (inference) graphs';
+    if (has(values, name) || has({ train: true, ...values }, name) && !has({ train: true }, name)) return 'when parameter values are given';
+    if (train) return 'training step';
+    if (has({ train: true }, name)) return 'training step with an optimizer';
+    return 'when its option is set';
   };
-  const seen = new Map<string, Pass>();
-  for (const p of defaultPipeline({ train: true, ...values })) if (!seen.has(p.name)) seen.set(p.name, p);
-  return [...seen.values()].map((p) => ({ name: p.name, description: p.description, requires: p.requires, ensures: p.ensures, runs: runs(p.name) }));
+  // Every pass of every pipeline variant, each placed after its predecessor in its own pipeline.
+  const variants: CompileOptions[] = [{ train: true, ...values }, values, ...OPTIONAL_VARIANTS.map((o) => ({ train: true, ...values, ...o }))];
+  const order: Pass[] = [];
+  for (const v of variants) {
+    let at = 0;
+    for (const p of defaultPipeline(v)) {
+      const k = order.findIndex((q) => q.name === p.name);
+      if (k >= 0) at = Math.max(at, k + 1);
+      else order.splice(at++, 0, p);
+    }
+  }
+  return order.map((p) => ({ name: p.name, description: p.description, requires: p.requires, ensures: p.ensures, runs: runs(p.name) }));
 }
+
+/** Options that switch on passes the default pipeline otherwise leaves out. */
+const OPTIONAL_VARIANTS: CompileOptions[] = [{ frozenStorage: 'f16' }];
 
 /** Pass names of the full default pipeline (a training step with parameter values), in order. */
 export function pipelineOrder(): string[] {

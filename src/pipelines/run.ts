@@ -166,7 +166,7 @@ export async function startTraining(spec: RunSpec, opts: TrainRunOptions = {}): 
   const prepared = prepare(spec, model, { batch: batchSize, seq: maxLength });
   const trainable = prepared.method.trainable.length ? prepared.method.trainable : prepared.method.graph.params().map((p) => String(p.attrs.name));
   const optimizer = spec.training.optimizer ?? {};
-  const runner = await createRunner(spec.executor ?? 'webgpu', prepared.method.graph, { train: true, trainable, optimizer }, prepared.params);
+  const runner = await createRunner(spec.executor ?? 'webgpu', prepared.method.graph, { train: true, trainable, optimizer, frozenStorage: spec.training.frozenStorage }, prepared.params);
   const outDir = spec.output?.dir ?? join('runs', spec.name);
   await mkdir(outDir, { recursive: true });
   const hash = specHash(spec);
@@ -181,7 +181,7 @@ export async function startTraining(spec: RunSpec, opts: TrainRunOptions = {}): 
     totalSteps, lr: spec.training.lr, schedule: spec.training.schedule ?? { kind: 'constant' }, optimizer, trainable,
     stateNames: trainable.flatMap((n) => [n, adamState(n, 'm'), adamState(n, 'v')]), logEvery: spec.training.logEvery ?? 10,
     checkpoint: { dir: checkpointDir, every: spec.training.checkpointEvery ?? 50, specHash: hash }, resume: resume ?? undefined,
-    signal: opts.signal, device: runner.device, deviceBytes: runner.compiled.plan.peakBytes,
+    signal: opts.signal, device: runner.device, deviceBytes: runner.compiled.plan.peakBytes, seed: spec.training.seed ?? 0,
   });
   return { events, prepared: { ...prepared, method: { ...prepared.method, trainable } }, runner, outDir };
 }

@@ -33,7 +33,9 @@ export async function releaseSharedGpu(): Promise<void> {
 /** Compiles `graph` for the executor's kernel target and loads it with `params`. */
 export async function createRunner(kind: ExecutorKind, graph: Graph, opts: CompileOptions, params: ParamStore): Promise<Runner> {
   if (kind === 'cpu') {
-    const compiled = compile(graph, { ...opts, target: DEFAULT_TARGET, params: new Map(params) });
+    // The reference executor holds f16 storage as well as any device (half-storage).
+    const target = opts.frozenStorage === 'f16' ? { ...DEFAULT_TARGET, f16: true } : DEFAULT_TARGET;
+    const compiled = compile(graph, { ...opts, target, params: new Map(params) });
     return { runner: new CpuProgram(compiled, params), compiled, device: 'cpu (reference executor)', release: () => undefined };
   }
   const ctx = await sharedGpu();

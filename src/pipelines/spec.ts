@@ -48,6 +48,8 @@ export const TrainingCodec = t.intersection([
   t.partial({
     epochs: PositiveInt, maxSteps: t.Int, seed: t.Int, schedule: ScheduleCodec, logEvery: PositiveInt, checkpointEvery: PositiveInt,
     optimizer: t.partial({ weightDecay: t.number, clipNorm: PositiveNumber, beta1: t.number, beta2: t.number, eps: PositiveNumber }),
+    /** Frozen weights on the device as f16 (half the memory; arithmetic stays f32; needs shader-f16). */
+    frozenStorage: t.keyof({ f32: null, f16: null }),
   }),
 ], 'training');
 

@@ -136,6 +136,7 @@ export class GpuContext {
         kind: software ? 'cpu' : 'gpu',
         f16: device.features.has('shader-f16'),
         subgroups: device.features.has('subgroups'),
+        subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize,
         maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
         maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
         maxWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,

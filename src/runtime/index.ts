@@ -10,3 +10,4 @@ export * from '../ops/init.js';
 export * from './container.js';
 export * from './program.js';
 export * from './profile.js';
+export * from './autotune.js';

@@ -6,10 +6,11 @@ import { formatType, sameType, type Graph } from '../graph/index.js';
 import type { Compiled } from '../passes/compile.js';
 import type { Feeds, HostTensor, ParamStore } from '../ops/host.js';
 import { deviceByteSize } from '../ops/wgsl.js';
-import { evaluateReference, FeedError } from '../ops/evaluate.js';
+import { evaluateReference, FeedError, storedParam } from '../ops/evaluate.js';
 import type { GpuContext, GpuTensor } from './gpu.js';
 import { initTensor } from '../ops/init.js';
 import { OPTIM_SCOPE } from '../passes/optimizer.js';
+import { autotuneCompiled, autotuneFromEnv, type AutotuneOptions } from './autotune.js';
 
 export const NEXT_PREFIX = 'next:';
 
@@ -74,6 +75,11 @@ export class CpuProgram implements StepRunner {
   release(): void {}
 }
 
+export interface ProgramOptions {
+  /** Time the matmul variants on this device (or read the cache) before compiling the kernels. */
+  autotune?: boolean | AutotuneOptions;
+}
+
 export class Program implements StepRunner {
   private constructor(
     readonly ctx: GpuContext,
@@ -90,8 +96,14 @@ export class Program implements StepRunner {
     private readonly frozen: ReadonlySet<string>,
   ) {}
 
-  /** Allocates buffers per the memory plan, uploads parameters, compiles every kernel. */
-  static async create(ctx: GpuContext, compiled: Compiled, given: ParamStore): Promise<Program> {
+  /**
+   * Allocates buffers per the memory plan, uploads parameters, compiles every kernel. With
+   * `autotune` (default: env PROMPTGRAPH_AUTOTUNE=1) the matmul kernels are first re-chosen by
+   * timing on this device, or from the per-adapter cache (runtime/autotune.ts).
+   */
+  static async create(ctx: GpuContext, compiledIn: Compiled, given: ParamStore, opts: ProgramOptions = {}): Promise<Program> {
+    const tune = opts.autotune ?? autotuneFromEnv();
+    const compiled = tune ? (await autotuneCompiled(ctx, compiledIn, tune === true ? {} : tune)).compiled : compiledIn;
     const g = compiled.graph;
     const params = withOptimizerState(g, given);
     const buffers = new Map<number, GPUBuffer>();
@@ -110,9 +122,10 @@ export class Program implements StepRunner {
     for (const n of g.nodes) {
       if (n.op === 'param') {
         const name = String(n.attrs.name);
-        const value = params.get(name) ?? compiled.params.get(name);
-        if (!value) throw new FeedError(`no value for parameter '${name}' (${formatType(n.type)})`);
-        if (!sameType(value, n.type)) throw new FeedError(`parameter '${name}' expects ${formatType(n.type)}, got ${formatType(value)}`);
+        const raw = params.get(name) ?? compiled.params.get(name);
+        if (!raw) throw new FeedError(`no value for parameter '${name}' (${formatType(n.type)})`);
+        // f16 where half-storage stores it so: converted once per tensor, and so still shared.
+        const value = storedParam(n, raw);
         if (n.attrs.trainable !== true && !updated.has(name)) {
           // Read-only: shared with every other program that binds the same tensor.
           buffers.set(n.id, ctx.shareFrozen(value));

@@ -95,6 +95,20 @@ interface ElementwiseSpec<A> {
 
 const NoAttrs = t.type({});
 
+/**
+ * The common dtype of inputs that must agree: equal dtypes, or f16 mixed with f32, which gives
+ * f32. Mixing is sound because every element-wise kernel reads each input through `load` (f16
+ * converted to f32 as it is loaded) and computes in f32; the `half-storage` pass relies on it
+ * to read f16-stored weights (biases) in f32 arithmetic. `ks` names the inputs for the error.
+ */
+export function promotedDType(dtypes: readonly DType[], ks: readonly number[] = [...dtypes.keys()]): DType {
+  const d0 = dtypes[0] ?? 'f32';
+  dtypes.forEach((d, j) => {
+    if (d !== d0 && (d === 'i32' || d0 === 'i32')) throw new ShapeError(`input ${ks[j]} is ${d}, expected ${d0} like the others`);
+  });
+  return dtypes.some((d) => d !== d0) ? 'f32' : d0;
+}
+
 export function defineElementwise<A>(spec: ElementwiseSpec<A>): OpDef<A> {
   const sameDType = spec.sameDTypeInputs ?? [...Array(spec.arity).keys()];
   return defineOp<A>({
@@ -103,11 +117,8 @@ export function defineElementwise<A>(spec: ElementwiseSpec<A>): OpDef<A> {
     arity: spec.arity,
     attrs: spec.attrs,
     type(inputs, attrs) {
-      const d0 = inputs[sameDType[0] ?? 0].dtype;
-      for (const k of sameDType) {
-        if (inputs[k].dtype !== d0) throw new ShapeError(`input ${k} is ${inputs[k].dtype}, expected ${d0} like the others`);
-      }
-      return { shape: broadcastShapes(...inputs.map((x) => x.shape)), dtype: spec.outDType?.(inputs, attrs) ?? inputs[0].dtype };
+      const d0 = promotedDType(sameDType.map((k) => inputs[k].dtype), sameDType);
+      return { shape: broadcastShapes(...inputs.map((x) => x.shape)), dtype: spec.outDType?.(inputs, attrs) ?? (sameDType.includes(0) ? d0 : inputs[0].dtype) };
     },
     reference(inputs, attrs, out) {
       const res = hostZeros(out);
@@ -275,7 +286,7 @@ export const where = defineElementwise({
   compute: ([c, a, b]) => (c !== 0 ? a : b),
   wgsl: ([c, a, b]) => `select(${b}, ${a}, ${c} != 0.0)`,
   flops: 1,
-  outDType: (inputs) => inputs[1].dtype,
+  outDType: (inputs) => promotedDType([inputs[1].dtype, inputs[2].dtype], [1, 2]),
   sameDTypeInputs: [1, 2],
   grad: (b, { inputs: [c, x, y], needs }, dy) => {
     const zero = zerosLike(b, dy);
@@ -303,6 +314,17 @@ export const dropout = defineElementwise({
   // The same seed regenerates the same mask, so the backward is dropout of dy.
   grad: (b, { inputs: [, seed], attrs }, dy) => [b.dropout(dy, seed, attrs.p), null],
 });
+
+/**
+ * The i32 scalar input dropout masks are seeded from in a training graph: the training loop feeds
+ * a fresh value every step (`stepSeed`), and compile drops dropout (and the input) at inference.
+ */
+export const DROPOUT_SEED_INPUT = 'dropout_seed';
+
+/** Step `step`'s dropout seed for a run seeded `runSeed`: below 2^24, so exact as an f32 too. */
+export function stepSeed(runSeed: number, step: number): number {
+  return hash32((hash32(runSeed >>> 0) ^ step) >>> 0) & 0xffffff;
+}
 
 function dropThreshold(p: number): number {
   if (!(p >= 0 && p < 1)) throw new ShapeError(`dropout p must be in [0, 1), got ${p}`);

@@ -21,7 +21,8 @@ const mmAttrs = (a: MatmulFusedAttrs): MatmulAttrs => ({ transA: a.transA, trans
 /** The epilogue's WGSL: extras bound from binding 2 on, read inside `pg_epilogue(v, i, gid)`. */
 export function matmulEpilogue(extras: readonly TensorType[], output: TensorType, program: string): MatmulEpilogue {
   const steps = decodeProgram(program);
-  if (extras.some((x) => x.dtype === 'f16')) throw new ShapeError('matmul_fused: f16 extras are not supported');
+  // f16 extras (e.g. a bias stored as f16 by the half-storage pass) are read through `load`,
+  // which converts to f32: the epilogue computes in f32 whatever the storage.
   const decls = extras.map((x, e) => `@group(0) @binding(${e + 2}) var<storage, read> in${e + 2}: array<${wgslType(x.dtype)}>;`);
   const loads = extras.map((x, e) => `let x${e + 1}: f32 = ${load(e + 2, x, broadcastIndex(output.shape, x.shape, 'i'))};`);
   const body = fusedBody(steps, (k) => (k === 0 ? 'v' : `x${k}`));
@@ -32,11 +33,13 @@ export function matmulEpilogue(extras: readonly TensorType[], output: TensorType
     extras: extras.length,
     apply: (value, index) => `pg_epilogue(${value}, ${index}, gid)`,
     name: steps.map((s) => s.op).join('+'),
+    f16: extras.some((x) => x.dtype === 'f16'),
   };
 }
 
 /** The kernel of a given matmul variant with the epilogue (tests force variants with this). */
 export function matmulFusedKernel(ctx: KernelContext<MatmulFusedAttrs>, variant: MatmulVariant | 'auto' = 'auto'): Kernel {
+  if (ctx.inputs.slice(2).some((x) => x.dtype === 'f16') && !ctx.target.f16) throw new ShapeError('matmul_fused: an f16 extra needs a target with shader-f16');
   const epi = matmulEpilogue(ctx.inputs.slice(2), ctx.output, ctx.attrs.program);
   return matmulKernel({ ...ctx, inputs: ctx.inputs.slice(0, 2), attrs: mmAttrs(ctx.attrs) }, variant, epi);
 }

@@ -16,6 +16,8 @@
 //    (0.5 to 7 s in llvmpipe) would cost more than it saves.
 // Edges are handled by clamping load indices (loads stay in bounds and loops stay branch-free)
 // and guarding stores. An optional epilogue (matmul_fused) maps every value as it is stored.
+// Either operand may be stored as f16 (aF16 / bF16): loads go through `ldA` / `ldB`, which
+// convert to f32, so only the declarations and the loads differ from the f32 kernels.
 
 import type { Kernel, KernelTarget } from '../registry.js';
 
@@ -35,6 +37,8 @@ export interface MatmulEpilogue {
   apply(value: string, index: string): string;
   /** Appended to the variant's name. */
   readonly name: string;
+  /** Some extra is stored as f16, so the module must `enable f16`. */
+  readonly f16?: boolean;
 }
 
 /** One batched GEMM with shapes baked in. Offsets are WGSL u32 expressions of the batch index `bi`. */
@@ -48,6 +52,12 @@ export interface MatmulProblem {
   /** Element offset of A's (and B's) matrix for output batch `bi`. */
   readonly aOffset: string;
   readonly bOffset: string;
+  /**
+   * A (B) is stored as f16: every variant converts each element to f32 as it loads it (`f32(x)`,
+   * `vec4<f32>(v)`), so arithmetic and accumulation stay f32 whatever the storage.
+   */
+  readonly aF16?: boolean;
+  readonly bF16?: boolean;
 }
 
 const flopsOf = (p: MatmulProblem): number => 2 * p.batch * p.M * p.N * p.K;
@@ -55,8 +65,32 @@ const flopsOf = (p: MatmulProblem): number => 2 * p.batch * p.M * p.N * p.K;
 /** Below this many flops a software adapter runs the naive kernel (it compiles in ~20 ms). */
 export const SMALL_FLOPS = 2 ** 22;
 
-/** Chooses a variant from the target and the shape (the registry entry's rule). */
+/**
+ * The autotuner's key of a problem: what its speed depends on (shape, transposes, batch), not the
+ * offsets' broadcast pattern. Choices in `target.matmulChoices` are looked up by it.
+ */
+export function matmulProblemKey(p: MatmulProblem): string {
+  const f16 = p.aF16 || p.bF16 ? ` ${p.aF16 ? 'h' : 'f'}${p.bF16 ? 'h' : 'f'}` : ''; // f16 operands: a different kernel
+  return `b${p.batch} m${p.M} k${p.K} n${p.N} ${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}${f16}`;
+}
+
+/** The variants that can run `p` on `target` (every one computes the same result). */
+export function applicableVariants(target: KernelTarget): MatmulVariant[] {
+  // tiled: a tile of 4*ts per side, ts = 16 (256 invocations) or 8, two tile*16 f32 arrays shared.
+  const tile = target.maxInvocationsPerWorkgroup >= 256 ? 64 : 32;
+  const tiledFits = target.maxInvocationsPerWorkgroup >= 64 && target.maxWorkgroupStorageSize >= 2 * tile * 16 * 4;
+  return MATMUL_VARIANTS.filter((v) => (v !== 'subgroup' || target.subgroups) && (v !== 'tiled' || tiledFits));
+}
+
+/** Chooses a variant: the autotuner's choice for this problem if the target has one, else the heuristic. */
 export function chooseVariant(p: MatmulProblem, target: KernelTarget): MatmulVariant {
+  const tuned = target.matmulChoices?.get(matmulProblemKey(p));
+  if (tuned && applicableVariants(target).includes(tuned)) return tuned;
+  return heuristicVariant(p, target);
+}
+
+/** The rule of thumb per target kind and shape, used where no tuning was done. */
+export function heuristicVariant(p: MatmulProblem, target: KernelTarget): MatmulVariant {
   if (target.kind === 'gpu') {
     // A 64x64 tile mostly idles when one side is tiny: one thread per output reads better there.
     const tiledFits = target.maxWorkgroupStorageSize >= 8192 && target.maxInvocationsPerWorkgroup >= 64;
@@ -95,7 +129,7 @@ export function generateMatmul(p: MatmulProblem, variant: MatmulVariant, target:
 function generate(p: MatmulProblem, variant: MatmulVariant, target: KernelTarget, epi?: MatmulEpilogue): Kernel {
   if (p.batch * p.M * p.N === 0) {
     // Never dispatched (empty output); index math over a zero extent would not compile.
-    return { variant: `matmul.${variant}`, workgroups: [0, 0, 0], code: `${decls('f32', 'f32', 'f32', epi)}\n@compute @workgroup_size(1)\nfn main() {}\n` };
+    return { variant: `matmul.${variant}`, workgroups: [0, 0, 0], code: `${decls(p, 'f32', 'f32', 'f32', epi)}\n@compute @workgroup_size(1)\nfn main() {}\n` };
   }
   // K = 0 only writes zeros, which the naive kernel does without special cases.
   if (p.K === 0) return naive(p, target, epi);
@@ -115,14 +149,21 @@ function generate(p: MatmulProblem, variant: MatmulVariant, target: KernelTarget
 
 const XYZW = ['x', 'y', 'z', 'w'];
 
-function decls(a: string, b: string, out: string, epi?: MatmulEpilogue): string {
+/** Declarations; `a` / `b` are the f32 element types (f32 or vec4<f32>), switched to f16 where stored so. */
+function decls(p: MatmulProblem, a: string, b: string, out: string, epi?: MatmulEpilogue): string {
+  const half = (t: string, f16: boolean | undefined): string => (f16 ? t.replace('f32', 'f16') : t);
   return [
-    `@group(0) @binding(0) var<storage, read> in0: array<${a}>;`,
-    `@group(0) @binding(1) var<storage, read> in1: array<${b}>;`,
+    ...(p.aF16 || p.bF16 || epi?.f16 ? ['enable f16;'] : []),
+    `@group(0) @binding(0) var<storage, read> in0: array<${half(a, p.aF16)}>;`,
+    `@group(0) @binding(1) var<storage, read> in1: array<${half(b, p.bF16)}>;`,
     `@group(0) @binding(${2 + (epi?.extras ?? 0)}) var<storage, read_write> out: array<${out}>;`,
     ...(epi ? [epi.prelude] : []),
   ].join('\n');
 }
+
+/** An element of A (B) as loaded from storage, converted to f32 (scalar or vec4) where stored as f16. */
+const ldA = (p: MatmulProblem, load: string, vec = false): string => (p.aF16 ? `${vec ? 'vec4<f32>' : 'f32'}(${load})` : load);
+const ldB = (p: MatmulProblem, load: string, vec = false): string => (p.bF16 ? `${vec ? 'vec4<f32>' : 'f32'}(${load})` : load);
 
 /** The value stored at flat output index `index`: `value`, or the epilogue of it. */
 const final = (epi: MatmulEpilogue | undefined, value: string, index: string): string => (epi ? epi.apply(value, index) : value);
@@ -215,24 +256,24 @@ export function blocked(p: MatmulProblem, s: BlockShape, target: KernelTarget, n
     const kAt = (i: number): string => (i === 0 ? 'k' : `k + ${i}u`);
     let aAt: (r: number, i: number) => string;
     if (aMode === 'k4') {
-      R.forEach((r) => body.push(`let a${r} = in0[ra${r} + kq];`));
+      R.forEach((r) => body.push(`let a${r} = ${ldA(p, `in0[ra${r} + kq]`, true)};`));
       aAt = (r, i) => `a${r}.${XYZW[i]}`;
     } else if (aMode === 'm4') {
-      kk.forEach((i) => R.filter((r) => r % 4 === 0).forEach((r) => body.push(`let a${r / 4}_${i} = in0[rq${r / 4} + (${kAt(i)}) * ${M / 4}u];`)));
+      kk.forEach((i) => R.filter((r) => r % 4 === 0).forEach((r) => body.push(`let a${r / 4}_${i} = ${ldA(p, `in0[rq${r / 4} + (${kAt(i)}) * ${M / 4}u]`, true)};`)));
       aAt = (r, i) => `a${Math.floor(r / 4)}_${i}.${XYZW[r % 4]}`;
     } else {
-      kk.forEach((i) => R.forEach((r) => body.push(`let a${r}_${i} = in0[ra${r} + ${p.transA ? `(${kAt(i)}) * ${M}u` : kAt(i)}];`)));
+      kk.forEach((i) => R.forEach((r) => body.push(`let a${r}_${i} = ${ldA(p, `in0[ra${r} + ${p.transA ? `(${kAt(i)}) * ${M}u` : kAt(i)}]`)};`)));
       aAt = (r, i) => `a${r}_${i}`;
     }
     let bAt: (i: number, c: number) => string;
     if (bMode === 'n4') {
-      kk.forEach((i) => C.forEach((c) => body.push(`let b${c}_${i} = in1[cq${c} + (${kAt(i)}) * ${N / 4}u];`)));
+      kk.forEach((i) => C.forEach((c) => body.push(`let b${c}_${i} = ${ldB(p, `in1[cq${c} + (${kAt(i)}) * ${N / 4}u]`, true)};`)));
       bAt = (i, c) => `b${c}_${i}`;
     } else if (bMode === 'k4') {
-      J.forEach((j) => body.push(`let bt${j} = in1[rb${j} + kq];`));
+      J.forEach((j) => body.push(`let bt${j} = ${ldB(p, `in1[rb${j} + kq]`, true)};`));
       bAt = (i, c) => `vec4<f32>(${[0, 1, 2, 3].map((q) => `bt${4 * c + q}.${XYZW[i]}`).join(', ')})`;
     } else {
-      const at = (i: number, j: number): string => (p.transB ? `in1[rb${j} + ${kAt(i)}]` : `in1[rb${j} + (${kAt(i)}) * ${N}u]`);
+      const at = (i: number, j: number): string => ldB(p, p.transB ? `in1[rb${j} + ${kAt(i)}]` : `in1[rb${j} + (${kAt(i)}) * ${N}u]`);
       kk.forEach((i) => C.forEach((c) => body.push(`let b${c}_${i} = vec4<f32>(${[0, 1, 2, 3].map((q) => at(i, 4 * c + q)).join(', ')});`)));
       bAt = (i, c) => `b${c}_${i}`;
     }
@@ -268,7 +309,7 @@ export function blocked(p: MatmulProblem, s: BlockShape, target: KernelTarget, n
   return {
     variant: `matmul.${name}${rm}x${cols}(${modes})`,
     workgroups: [wx, yz.y, yz.z],
-    code: `${decls(aMode === 's' ? 'f32' : 'vec4<f32>', bMode === 's' ? 'f32' : 'vec4<f32>', outVec ? 'vec4<f32>' : 'f32', epi)}\n` +
+    code: `${decls(p, aMode === 's' ? 'f32' : 'vec4<f32>', bMode === 's' ? 'f32' : 'vec4<f32>', outVec ? 'vec4<f32>' : 'f32', epi)}\n` +
       `@compute @workgroup_size(${s.wx}, ${s.wy}, 1)\nfn main(${ENTRY_ARGS}) {\n${L.join('\n')}\n}\n`,
   };
 }
@@ -307,11 +348,11 @@ function tiled(p: MatmulProblem, target: KernelTarget, epi?: MatmulEpilogue): Ke
     line(`  {`);
     line(`    let am = ${am}; let ak = ${ak};`);
     line(`    var av = 0.0;`);
-    line(`    if (m0 + am < ${M}u && k0 + ak < ${K}u) { av = in0[${aIndex(p, 'm0 + am', 'k0 + ak')}]; }`);
+    line(`    if (m0 + am < ${M}u && k0 + ak < ${K}u) { av = ${ldA(p, `in0[${aIndex(p, 'm0 + am', 'k0 + ak')}]`)}; }`);
     line(`    As[ak * ${tile}u + am] = av;`);
     line(`    let bk = ${bk}; let bn = ${bn};`);
     line(`    var bv = 0.0;`);
-    line(`    if (n0 + bn < ${N}u && k0 + bk < ${K}u) { bv = in1[${bIndex(p, 'k0 + bk', 'n0 + bn')}]; }`);
+    line(`    if (n0 + bn < ${N}u && k0 + bk < ${K}u) { bv = ${ldB(p, `in1[${bIndex(p, 'k0 + bk', 'n0 + bn')}]`)}; }`);
     line(`    Bs[bk * ${tile}u + bn] = bv;`);
     line(`  }`);
   }
@@ -335,7 +376,7 @@ function tiled(p: MatmulProblem, target: KernelTarget, epi?: MatmulEpilogue): Ke
   return {
     variant: `matmul.tiled${tile}x${tile}x${tk}`,
     workgroups: [wx, yz.y, yz.z],
-    code: `${decls('f32', 'f32', 'f32', epi)}\nvar<workgroup> As: array<f32, ${tile * tk}>;\nvar<workgroup> Bs: array<f32, ${tile * tk}>;\n` +
+    code: `${decls(p, 'f32', 'f32', 'f32', epi)}\nvar<workgroup> As: array<f32, ${tile * tk}>;\nvar<workgroup> Bs: array<f32, ${tile * tk}>;\n` +
       `@compute @workgroup_size(${ts}, ${ts}, 1)\nfn main(${ENTRY_ARGS}) {\n${L.join('\n')}\n}\n`,
   };
 }
@@ -349,7 +390,7 @@ function naive(p: MatmulProblem, target: KernelTarget, epi?: MatmulEpilogue): Ke
   const groups = Math.ceil(count / wg);
   const x = Math.min(groups, target.maxWorkgroupsPerDimension);
   const y = Math.ceil(groups / x);
-  const code = `${decls('f32', 'f32', 'f32', epi)}
+  const code = `${decls(p, 'f32', 'f32', 'f32', epi)}
 @compute @workgroup_size(${wg})
 fn main(${ENTRY_ARGS}) {
   let i = gid.x + gid.y * ${x * wg}u;
@@ -361,7 +402,7 @@ fn main(${ENTRY_ARGS}) {
   let bOff = ${p.bOffset};
   var acc = 0.0;
   for (var k = 0u; k < ${K}u; k = k + 1u) {
-    acc = fma(in0[${aIndex(p, 'm', 'k')}], in1[${bIndex(p, 'k', 'n')}], acc);
+    acc = fma(${ldA(p, `in0[${aIndex(p, 'm', 'k')}]`)}, ${ldB(p, `in1[${bIndex(p, 'k', 'n')}]`)}, acc);
   }
   out[i] = ${final(epi, 'acc', 'i')};
 }
@@ -418,7 +459,7 @@ export function subgroupBlocked(p: MatmulProblem, s: SgShape, target: KernelTarg
   line(`    let k = t % ${K}u;`);
   line(`    let r = t / ${cols * K}u;`);
   line(`    let j = (t / ${K}u) % ${cols}u;`);
-  line(`    acc = acc + in0[${aIndex(p, `min(row0 + r, ${M - 1}u)`, 'k')}] * in1[${bIndex(p, 'k', `min(col0 + j, ${N - 1}u)`)}];`);
+  line(`    acc = acc + ${ldA(p, `in0[${aIndex(p, `min(row0 + r, ${M - 1}u)`, 'k')}]`)} * ${ldB(p, `in1[${bIndex(p, 'k', `min(col0 + j, ${N - 1}u)`)}]`)};`);
   line(`    if (k == ${K - 1}u) { ${store('r', 'j', 'acc')} acc = 0.0; }`);
   line('  }');
   line('  return;');
@@ -432,9 +473,9 @@ export function subgroupBlocked(p: MatmulProblem, s: SgShape, target: KernelTarg
     const kAt = (i: number): string => (i ? `k + ${i}u` : 'k');
     for (let i = 0; i < (rm * k) / LANES; i++) {
       const j = i * LANES;
-      body.push(`let ai${i} = in0[${aIndex(p, `ar${j % rm}`, kAt(Math.floor(j / rm)))}];`);
+      body.push(`let ai${i} = ${ldA(p, `in0[${aIndex(p, `ar${j % rm}`, kAt(Math.floor(j / rm)))}]`)};`);
     }
-    for (let kk = 0; kk < k; kk++) J.forEach((j) => body.push(`let b${kk}_${j} = in1[${bIndex(p, kAt(kk), `cc${j}`)}];`));
+    for (let kk = 0; kk < k; kk++) J.forEach((j) => body.push(`let b${kk}_${j} = ${ldB(p, `in1[${bIndex(p, kAt(kk), `cc${j}`)}]`)};`));
     for (let kk = 0; kk < k; kk++) {
       for (const r of R) {
         const jj = kk * rm + r;
@@ -460,7 +501,7 @@ export function subgroupBlocked(p: MatmulProblem, s: SgShape, target: KernelTarg
     variant: `matmul.${name}${rm}x${cols * LANES}`,
     workgroups: [wx, yz.y, yz.z],
     // The fallback branch depends on subgroupAdd, which WGSL's analysis cannot see is uniform per subgroup.
-    code: `enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n${decls('f32', 'f32', 'f32', epi)}\n` +
+    code: `enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n${decls(p, 'f32', 'f32', 'f32', epi)}\n` +
       `@compute @workgroup_size(${LANES}, 1, 1)\nfn main(${ENTRY_ARGS}, @builtin(subgroup_invocation_id) sg: u32) {\n${L.join('\n')}\n}\n`,
   };
 }

@@ -65,10 +65,22 @@ export function matmulProblem(a: Shape, b: Shape, attrs: MatmulAttrs): MatmulPro
   return { ...common, batch, M: d.M, aOffset: offset(d.aBatch, d.M * d.K), bOffset: offset(d.bBatch, d.K * d.N) };
 }
 
+/**
+ * Operands are f32 or f16 in any mix; the product is f32. f16 is a storage format only (the
+ * `half-storage` pass stores frozen weights so): every variant converts an f16 element to f32
+ * as it loads it and accumulates in f32, so f16 and f32 operands holding the same values give
+ * the same result.
+ */
+function checkOperands(a: TensorType, b: TensorType): void {
+  if (a.dtype === 'i32' || b.dtype === 'i32') throw new ShapeError(`matmul takes float (f32 or f16) operands, got ${a.dtype}${formatShape(a.shape)} and ${b.dtype}${formatShape(b.shape)}`);
+}
+
 /** The kernel of a given variant (tests and the bench force variants with this). */
 export function matmulKernel(ctx: KernelContext<MatmulAttrs>, variant: MatmulVariant | 'auto' = 'auto', epilogue?: MatmulEpilogue): Kernel {
-  if (ctx.inputs.some((x) => x.dtype !== 'f32')) throw new ShapeError('matmul kernels are f32 only');
-  const p = matmulProblem(ctx.inputs[0].shape, ctx.inputs[1].shape, ctx.attrs);
+  const [a, b] = ctx.inputs;
+  checkOperands(a, b);
+  if ((a.dtype === 'f16' || b.dtype === 'f16') && !ctx.target.f16) throw new ShapeError('matmul: an f16 operand needs a target with shader-f16');
+  const p = { ...matmulProblem(a.shape, b.shape, ctx.attrs), aF16: a.dtype === 'f16', bF16: b.dtype === 'f16' };
   return generateMatmul(p, variant === 'auto' ? chooseVariant(p, ctx.target) : variant, ctx.target, epilogue);
 }
 
@@ -79,7 +91,7 @@ export const matmul = defineOp<MatmulAttrs>({
   attrs: MatmulAttrs,
   type([a, b], attrs): TensorType {
     const d = matmulDims(a.shape, b.shape, attrs);
-    if (a.dtype !== 'f32' || b.dtype !== 'f32') throw new ShapeError(`matmul takes f32 operands, got ${a.dtype}${formatShape(a.shape)} and ${b.dtype}${formatShape(b.shape)}`);
+    checkOperands(a, b);
     return { shape: [...d.outBatch, d.M, d.N], dtype: 'f32' };
   },
   reference([a, b], attrs, out) {

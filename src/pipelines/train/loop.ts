@@ -4,7 +4,8 @@
 // in the CLI) saves a checkpoint and ends the run cleanly.
 
 import { Observable } from 'rxjs';
-import type { Feeds, HostTensor } from '../../ops/host.js';
+import { hostTensor, type Feeds, type HostTensor } from '../../ops/host.js';
+import { DROPOUT_SEED_INPUT, stepSeed } from '../../ops/index.js';
 import { numel } from '../../graph/index.js';
 import type { StepRunner } from '../../runtime/program.js';
 import { optimizerFeeds, type AdamWOptions } from '../../passes/optimizer.js';
@@ -35,6 +36,13 @@ export interface LoopOptions {
   readonly device: string;
   /** Device memory the compiled step holds (its memory plan's peak), reported in `start`. */
   readonly deviceBytes?: number;
+  /** Run seed: step k's dropout masks come from `stepSeed(seed, k)`, so a resumed run repeats them. */
+  readonly seed?: number;
+}
+
+/** The per-step dropout seed (graphs without dropout have no such input and ignore it). */
+function seedFeeds(seed: number, step: number): Feeds {
+  return { [DROPOUT_SEED_INPUT]: hostTensor([], 'i32', [stepSeed(seed, step)]) };
 }
 
 export function trainLoop(o: LoopOptions): Observable<TrainEvent> {
@@ -88,7 +96,7 @@ async function run(o: LoopOptions, emit: (e: TrainEvent) => void, unsubscribed: 
         const lr = learningRate(o.lr, o.schedule, step);
         const read = step % o.logEvery === 0 || step === limit || step === o.totalSteps || o.signal?.aborted === true ||
           (o.checkpoint !== undefined && (step % o.checkpoint.every === 0 || step % o.checkpoint.every === 1));
-        const out = await o.runner.run({ ...batch, ...optimizerFeeds(step, lr, o.optimizer) }, read ? ['loss'] : []);
+        const out = await o.runner.run({ ...batch, ...optimizerFeeds(step, lr, o.optimizer), ...seedFeeds(o.seed ?? 0, step) }, read ? ['loss'] : []);
         windowTokens += tokensIn(batch);
         position = it.position();
         let loss: number | null = null;

@@ -1,0 +1,121 @@
+// Float64 references of the fused attention ops, written as plainly as possible (full score row,
+// max-subtracted softmax) to be the oracle of the kernels in attention-kernels.ts.
+
+import type { TensorType } from '../../graph/index.js';
+import { hostZeros, type HostTensor } from '../host.js';
+import type { AttentionLayout, KeyBlock } from './attention-layout.js';
+
+/** One key of one block for batch b, head h: the offset of its row. */
+function rowOf(L: AttentionLayout, blk: KeyBlock, b: number, h: number, j: number): number {
+  return (((blk.shared ? 0 : b) * L.H + h) * blk.n + j) * L.dh;
+}
+
+function dot(x: HostTensor, xo: number, y: HostTensor, yo: number, n: number): number {
+  let s = 0;
+  for (let d = 0; d < n; d++) s += x.data[xo + d] * y.data[yo + d];
+  return s;
+}
+
+function maskValue(L: AttentionLayout, blk: KeyBlock, mask: HostTensor | undefined, b: number, h: number, i: number, j: number): number {
+  if (!mask || !L.mask || blk.maskCol === undefined) return 0;
+  const [sb, sh, si] = L.mask.strides;
+  return mask.data[b * sb + h * sh + i * si + blk.maskCol + j];
+}
+
+/** Score of query (b,h,i) against key j of `blk`. */
+function score(L: AttentionLayout, ins: readonly HostTensor[], blk: KeyBlock, mask: HostTensor | undefined, scale: number, b: number, h: number, i: number, j: number): number {
+  const qo = ((b * L.H + h) * L.S + i) * L.dh;
+  return scale * dot(ins[0], qo, ins[blk.keys], rowOf(L, blk, b, h, j), L.dh) + maskValue(L, blk, mask, b, h, i, j);
+}
+
+const visible = (blk: KeyBlock, i: number, j: number): boolean => blk.causal === undefined || j <= i + blk.causal;
+
+interface Row {
+  /** Softmax probabilities over every key of every block, in block order. */
+  readonly p: Float64Array;
+  readonly lse: number;
+  /** (block, key) of each entry of p. */
+  readonly keys: readonly [KeyBlock, number][];
+}
+
+function softmaxRow(L: AttentionLayout, ins: readonly HostTensor[], blocks: readonly KeyBlock[], mask: HostTensor | undefined, scale: number, b: number, h: number, i: number): Row {
+  const keys: [KeyBlock, number][] = blocks.flatMap((blk) => [...Array(blk.n).keys()].map((j): [KeyBlock, number] => [blk, j]));
+  // Keys a causal block hides are left out (probability 0), as the kernels skip them.
+  const z = Float64Array.from(keys, ([blk, j]) => (visible(blk, i, j) ? score(L, ins, blk, mask, scale, b, h, i, j) : -Infinity));
+  let m = -Infinity;
+  for (const v of z) m = Math.max(m, v);
+  let sum = 0;
+  for (let j = 0; j < z.length; j++) sum += (z[j] = Math.exp(z[j] - m));
+  for (let j = 0; j < z.length; j++) z[j] /= sum;
+  return { p: z, lse: m + Math.log(sum), keys };
+}
+
+export interface QuerySide {
+  readonly L: AttentionLayout;
+  readonly blocks: readonly KeyBlock[];
+  readonly mask?: HostTensor;
+  readonly scale: number;
+}
+
+function forEachQuery(L: AttentionLayout, f: (b: number, h: number, i: number, qo: number) => void): void {
+  for (let b = 0; b < L.B; b++) for (let h = 0; h < L.H; h++) for (let i = 0; i < L.S; i++) f(b, h, i, ((b * L.H + h) * L.S + i) * L.dh);
+}
+
+export function forwardReference(x: QuerySide, ins: readonly HostTensor[], out: TensorType): HostTensor {
+  const { L } = x;
+  const res = hostZeros(out);
+  forEachQuery(L, (b, h, i, qo) => {
+    const row = softmaxRow(L, ins, x.blocks, x.mask, x.scale, b, h, i);
+    row.keys.forEach(([blk, j], k) => {
+      const vo = rowOf(L, blk, b, h, j);
+      for (let d = 0; d < L.dh; d++) res.data[qo + d] += row.p[k] * ins[blk.values!].data[vo + d];
+    });
+  });
+  return res;
+}
+
+/** [B,H,S,2]: the row's logsumexp of scores and dO · O. */
+export function statsReference(x: QuerySide, ins: readonly HostTensor[], dy: HostTensor, o: HostTensor, out: TensorType): HostTensor {
+  const { L } = x;
+  const res = hostZeros(out);
+  forEachQuery(L, (b, h, i, qo) => {
+    const r = qo / L.dh;
+    res.data[2 * r] = softmaxRow(L, ins, x.blocks, x.mask, x.scale, b, h, i).lse;
+    res.data[2 * r + 1] = dot(dy, qo, o, qo, L.dh);
+  });
+  return res;
+}
+
+export function gradQReference(x: QuerySide, ins: readonly HostTensor[], dy: HostTensor, out: TensorType): HostTensor {
+  const { L } = x;
+  const res = hostZeros(out);
+  forEachQuery(L, (b, h, i, qo) => {
+    const row = softmaxRow(L, ins, x.blocks, x.mask, x.scale, b, h, i);
+    const dp = row.keys.map(([blk, j]) => dot(dy, qo, ins[blk.values!], rowOf(L, blk, b, h, j), L.dh));
+    const D = dp.reduce((s, v, k) => s + row.p[k] * v, 0);
+    row.keys.forEach(([blk, j], k) => {
+      const ko = rowOf(L, blk, b, h, j);
+      const ds = row.p[k] * (dp[k] - D);
+      for (let d = 0; d < L.dh; d++) res.data[qo + d] += x.scale * ds * ins[blk.keys].data[ko + d];
+    });
+  });
+  return res;
+}
+
+/** dk or dv of one block from the stored row statistics (lse, D); summed over batches when shared. */
+export function gradKVReference(x: QuerySide & { readonly wrt: 'k' | 'v' }, ins: readonly HostTensor[], dy: HostTensor, stats: HostTensor, out: TensorType): HostTensor {
+  const { L } = x;
+  const blk = x.blocks[0];
+  const res = hostZeros(out);
+  forEachQuery(L, (b, h, i, qo) => {
+    const r = qo / L.dh;
+    for (let j = 0; j < blk.n; j++) {
+      const ko = rowOf(L, blk, b, h, j);
+      const p = visible(blk, i, j) ? Math.exp(score(L, ins, blk, x.mask, x.scale, b, h, i, j) - stats.data[2 * r]) : 0;
+      const ds = x.wrt === 'k' ? p * (dot(dy, qo, ins[blk.values!], ko, L.dh) - stats.data[2 * r + 1]) * x.scale : p;
+      const src = x.wrt === 'k' ? ins[0] : dy;
+      for (let d = 0; d < L.dh; d++) res.data[ko + d] += ds * src.data[qo + d];
+    }
+  });
+  return res;
+}

@@ -1,0 +1,167 @@
+// fuse-attention: replaces  matmul(softmax(scale(matmul(Q, K, transB)), mask), V)  by one
+// `attention` node (src/ops/defs/attention.ts), before autodiff, so the backward is the fused
+// op's own (no score or probability matrix is stored, forward or backward). A key/value prefix
+// K = concat([broadcast_to(KP), Kseq], 2) (prefix-tuning, P-tuning v2, a decode step's cache) is
+// read in place: the node takes KP before its broadcast, and a mask padded in front for it,
+// pad(M, 3, P, 0), as M. Fuses only when the scores, probabilities and first product have no
+// other reader and are not outputs (nothing computed is lost), shapes are plain [B,H,·,dh] f32,
+// and the mask depends on no trainable parameter (the fused op gives masks no gradient).
+
+import { sameShape, type Graph, type Node } from '../graph/index.js';
+import { normalizeAxis } from '../ops/index.js';
+import { dependents } from './autodiff.js';
+import type { Pass } from './pass.js';
+
+/** Keys or values split into an in-place prefix (if any) and the sequence's own. */
+interface Split {
+  readonly seq: number;
+  readonly prefix?: number;
+}
+
+export const attentionFusionPass: Pass = {
+  name: 'fuse-attention',
+  description: 'fuse matmul -> scale -> softmax -> matmul attention (and a concatenated key/value prefix) into one attention op',
+  requires: ['frozen'],
+  ensures: [],
+  run(graph: Graph, ctx) {
+    const trainable = graph.params().filter((p) => p.attrs.trainable === true).map((p) => p.id);
+    const trained = dependents(graph, trainable);
+    const g = graph.clone();
+    let fused = 0, prefixed = 0;
+    for (const out of [...g.nodes]) {
+      const m = g.has(out.id) ? match(g, out, trained) : undefined;
+      if (!m) continue;
+      const inputs = [m.q, m.k.seq, m.v.seq, ...(m.k.prefix !== undefined ? [m.k.prefix, m.v.prefix!] : []), ...(m.mask !== undefined ? [m.mask] : [])];
+      const attrs = { scale: m.scale, prefix: m.k.prefix !== undefined, masked: m.mask !== undefined, ...(m.causal ? { causal: true } : {}) };
+      const node = g.add({ op: 'attention', inputs, attrs, type: out.type, scope: out.scope }, { before: out.id });
+      g.replaceAllUses(out.id, node.id);
+      for (const id of [out.id, ...m.chain]) g.remove(id);
+      removeUnused(g, m.copies);
+      fused++;
+      if (attrs.prefix) prefixed++;
+    }
+    if (fused) ctx.notes.push(`fuse-attention: ${fused} attention block(s) into one kernel each${prefixed ? `, ${prefixed} reading a key/value prefix in place` : ''}`);
+    return { graph: g, changed: fused > 0 };
+  },
+};
+
+interface Match {
+  readonly q: number;
+  readonly k: Split;
+  readonly v: Split;
+  readonly mask?: number;
+  readonly causal: boolean;
+  readonly scale: number;
+  /** softmax, scale and the score matmul, consumers first: replaced by the node. */
+  readonly chain: readonly number[];
+  /** concat / broadcast_to / pad nodes the node reads around: removed if nothing else reads them. */
+  readonly copies: readonly number[];
+}
+
+function match(g: Graph, out: Node, trained: ReadonlySet<number>): Match | undefined {
+  if (out.op !== 'matmul' || out.attrs.transA !== false || out.attrs.transB !== false) return undefined;
+  const outputs = new Set(g.outputs.values());
+  const only = (n: Node): boolean => g.users(n.id).length === 1 && !outputs.has(n.id);
+  const probs = g.node(out.inputs[0]);
+  if (probs.op !== 'softmax' || !only(probs) || out.inputs[1] === probs.id) return undefined;
+  let scores = g.node(probs.inputs[0]);
+  let scale = 1;
+  const chain = [probs.id];
+  if (scores.op === 'scale') {
+    if (!only(scores)) return undefined;
+    scale = Number(scores.attrs.factor);
+    chain.push(scores.id);
+    scores = g.node(scores.inputs[0]);
+  }
+  if (scores.op !== 'matmul' || scores.attrs.transA !== false || scores.attrs.transB !== true || !only(scores)) return undefined;
+  chain.push(scores.id);
+  const [q, kFull] = scores.inputs.map((i) => g.node(i));
+  const vFull = g.node(out.inputs[1]);
+  const f32x4 = (n: Node): boolean => n.type.dtype === 'f32' && n.type.shape.length === 4;
+  if (![q, kFull, vFull].every(f32x4) || !sameShape(kFull.type.shape, vFull.type.shape)) return undefined;
+  const [B, H, , dh] = q.type.shape;
+  if (kFull.type.shape[0] !== B || kFull.type.shape[1] !== H || kFull.type.shape[3] !== dh) return undefined;
+  const copies: number[] = [];
+  let k = splitPrefix(g, kFull, copies), v = splitPrefix(g, vFull, copies);
+  const P = (s: Split): number => (s.prefix === undefined ? 0 : g.node(s.prefix).type.shape[2]);
+  const Bp = (s: Split): number => (s.prefix === undefined ? 0 : g.node(s.prefix).type.shape[0]);
+  if (P(k) !== P(v) || Bp(k) !== Bp(v) || !sameShape(g.node(k.seq).type.shape, g.node(v.seq).type.shape)) {
+    [k, v] = [{ seq: kFull.id }, { seq: vFull.id }];
+  }
+  const T = g.node(k.seq).type.shape[2];
+  let mask: number | undefined = probs.inputs[1];
+  let causal = false;
+  if (mask !== undefined) {
+    if (trained.has(mask)) return undefined;
+    const mn = g.node(mask);
+    // A mask padded with P zeros in front of the keys is the unpadded one with the prefix visible.
+    if (k.prefix !== undefined && mn.op === 'pad' && mn.type.shape.length >= 1 && normalizeAxis(Number(mn.attrs.axis), mn.type.shape.length) === mn.type.shape.length - 1
+      && mn.attrs.before === P(k) && mn.attrs.after === 0) {
+      copies.push(mn.id);
+      mask = mn.inputs[0];
+    }
+    const c = causalPart(g, g.node(mask), q.type.shape[2], T);
+    if (c) {
+      causal = true;
+      copies.push(...c.nodes);
+      mask = c.rest;
+    }
+    if (mask !== undefined && !maskFits(g.node(mask), [B, H, q.type.shape[2]], [T + P(k), T])) return undefined;
+  }
+  return { q: q.id, k, v, mask, causal, scale, chain, copies: [...copies, kFull.id, vFull.id] };
+}
+
+/** concat([X, seq], 2) with X [1 or B,H,P,dh] (read before its broadcast_to when it has one). */
+function splitPrefix(g: Graph, n: Node, copies: number[]): Split {
+  if (n.op !== 'concat' || n.inputs.length !== 2 || normalizeAxis(Number(n.attrs.axis), 4) !== 2) return { seq: n.id };
+  let pre = g.node(n.inputs[0]);
+  const [B, H, , dh] = n.type.shape;
+  if (pre.op === 'broadcast_to') {
+    const src = g.node(pre.inputs[0]);
+    if (src.type.shape.length === 4 && src.type.shape[0] === 1 && src.type.shape[1] === H && src.type.shape[3] === dh && src.type.shape[2] === pre.type.shape[2]) {
+      copies.push(pre.id);
+      pre = src;
+    }
+  }
+  const [pb, ph, P, pd] = pre.type.shape;
+  if (pre.type.shape.length !== 4 || (pb !== 1 && pb !== B) || ph !== H || pd !== dh || P < 1) return { seq: n.id };
+  return { seq: n.inputs[1], prefix: pre.id };
+}
+
+/**
+ * A causal mask over the sequence keys, `causal_mask(S, T)` (T >= S) alone or added to another
+ * mask: the kernels then skip the hidden keys instead of adding MASK_NEG to them (the same
+ * probabilities, except in rows the other mask hides entirely, whose output is meaningless).
+ */
+function causalPart(g: Graph, m: Node, S: number, T: number): { rest?: number; nodes: number[] } | undefined {
+  const isCausal = (n: Node): boolean => n.op === 'causal_mask' && n.attrs.queries === S && n.attrs.keys === T && T >= S;
+  if (isCausal(m)) return { nodes: [m.id] };
+  if (m.op !== 'add' || m.inputs.length !== 2) return undefined;
+  const [a, b] = m.inputs.map((i) => g.node(i));
+  if (isCausal(a) && b.id !== a.id) return { rest: b.id, nodes: [m.id, a.id] };
+  if (isCausal(b)) return { rest: a.id, nodes: [m.id, b.id] };
+  return undefined;
+}
+
+/** The mask broadcasts to [B,H,S,W] with W one of `widths`, as the attention op requires. */
+function maskFits(m: Node, lead: readonly number[], widths: readonly number[]): boolean {
+  const s = m.type.shape;
+  if (m.type.dtype !== 'f32' || s.length < 1 || s.length > 4 || !widths.includes(s[s.length - 1])) return false;
+  const full = [...Array(4 - s.length).fill(1), ...s];
+  return lead.every((d, k) => full[k] === 1 || full[k] === d);
+}
+
+/** Removes `ids` (and then their inputs among them) once nothing reads them. */
+function removeUnused(g: Graph, ids: readonly number[]): void {
+  const outputs = new Set(g.outputs.values());
+  let again = true;
+  while (again) {
+    again = false;
+    for (const id of ids) {
+      if (g.has(id) && g.users(id).length === 0 && !outputs.has(id)) {
+        g.remove(id);
+        again = true;
+      }
+    }
+  }
+}
