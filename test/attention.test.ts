@@ -230,4 +230,16 @@ describe('fuse-attention pass: same loss and gradients as the unfused program', 
     expect(count(compile(b.graph, { fuseAttention: false }).graph, 'attention')).to.equal(0);
     expect(count(compile(b.graph, { fuse: false }).graph, 'attention')).to.equal(0);
   });
+
+  it('a width-1 mask over one sequence key and a prefix covers the prefix too (fused = unfused)', () => {
+    // softmax broadcasts a [.., 1] mask over every key: it must not be read as sequence-only.
+    const b = new GraphBuilder();
+    const q = b.input('q', [1, 1, 2, 4]), k = b.input('k', [1, 1, 1, 4]), kp = b.input('kp', [1, 1, 2, 4]);
+    const keys = b.concat([kp, k], 2);
+    const mask = b.input('mask', [1, 1, 2, 1]);
+    b.output('y', b.matmul(b.softmax(b.scale(b.matmul(q, keys, { transB: true }), 0.5), mask), keys));
+    const feeds = { q: randomTensor([1, 1, 2, 4], 1), k: randomTensor([1, 1, 1, 4], 2), kp: randomTensor([1, 1, 2, 4], 3), mask: hostTensor([1, 1, 2, 1], 'f32', [-5, 0]) };
+    const run = (fuseAttention: boolean) => new CpuExecutor('f64').runSync(compile(b.graph, { fuseAttention }).graph, feeds, new Map(), ['y']).get('y')!;
+    expectClose(run(true), run(false), { rel: 1e-12, abs: 1e-12 }, 'fused vs unfused');
+  });
 });

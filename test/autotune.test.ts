@@ -65,6 +65,16 @@ describe('matmul autotuner', () => {
     expect(matmulCases(compiled.graph).map((c) => c.key).sort()).to.deep.equal(['b1 m10 k12 n20 NN', 'b2 m5 k20 n5 NT']);
   });
 
+  it('f16 operands are part of the problem: their own key, and a forced choice reaches their kernel', async () => {
+    const ctx = await gpu();
+    const half = compile(graph(), { target: ctx.target, params: new Map(params), frozenStorage: 'f16' });
+    const keys = matmulCases(half.graph).map((c) => c.key).sort();
+    expect(keys).to.deep.equal(['b1 m10 k12 n20 NN fh', 'b2 m5 k20 n5 NT']);
+    const forced = withMatmulChoices(half, new Map<string, MatmulVariant>([['b1 m10 k12 n20 NN fh', 'skinny']]));
+    const variants = [...forced.kernels].filter(([id]) => half.graph.node(id).op.startsWith('matmul')).map(([, k]) => k.variant);
+    expect(variants.some((v) => v.startsWith('matmul.skinny')), variants.join(', ')).to.equal(true);
+  });
+
   it('times the applicable variants, keeps the fastest and writes the cache', async () => {
     const ctx = await gpu();
     const cases = matmulCases(compiled.graph);

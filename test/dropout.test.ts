@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { lastValueFrom, toArray } from 'rxjs';
 import {
-  applySpec, compile, CpuProgram, DROPOUT_SEED_INPUT, hostTensor, MethodError, randomTensor, stepSeed,
+  applySpec, compile, CpuProgram, DROPOUT_SEED_INPUT, GraphBuilder, hostTensor, MethodError, randomTensor, stepSeed,
   type Feeds, type HostTensor, type StepRunner,
 } from '../src/index.js';
 import { trainLoop } from '../src/pipelines/train/loop.js';
@@ -34,6 +34,15 @@ describe('dropout', () => {
     const [a, again, other] = [await run(7), await run(7), await run(8)];
     expect(again).to.deep.equal(a);
     expect(other).not.to.deep.equal(a);
+  });
+
+  it('the inference pass bypasses chained dropouts and drops the seed input', () => {
+    const b = new GraphBuilder();
+    const s = b.input(DROPOUT_SEED_INPUT, [], 'i32');
+    b.output('y', b.exp(b.dropout(b.dropout(b.input('x', [4]), s, 0.5), s, 0.2)));
+    const g = compile(b.graph).graph;
+    expect(g.nodes.map((n) => n.op)).not.to.include('dropout');
+    expect(g.inputs().map((n) => String(n.attrs.name))).to.deep.equal(['x']);
   });
 
   it('per-step seeds are deterministic, distinct across steps and runs, and below 2^24', () => {

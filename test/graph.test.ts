@@ -59,6 +59,12 @@ describe('graph IR', () => {
     expect(() => validate(g, opSchemas)).to.throw(ShapeError, /%3 tanh @layer\.act is recorded as f32\[3,2\] but its inputs give f32\[2,3\]/);
   });
 
+  it('validate rejects two inputs of one name (they would read one feed)', () => {
+    const b = smallGraph();
+    b.output('z', b.input('x', [2, 3]));
+    expect(() => validate(b.graph, opSchemas)).to.throw(GraphError, /two inputs are named 'x': %0 input @<root> and %\d+ input @<root>/);
+  });
+
   it('rejects an unknown op and lists the known ones', () => {
     const g = new Graph();
     g.add({ op: 'frobnicate', inputs: [], attrs: {}, type: { shape: [], dtype: 'f32' }, scope: 'a' });

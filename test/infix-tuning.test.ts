@@ -111,6 +111,8 @@ describe('infix-tuning (the infix ablation of prefix-tuning)', () => {
     expect(() => applySpec(bb.graph, { method: 'infix-tuning', length: 0 })).to.throw(MethodError, /infix-tuning: length must be >= 1, got 0/);
     const pt = applySpec(bb.graph, { method: 'p-tuning', virtualTokens: 2, encoder: 'none' });
     expect(() => applySpec(pt.graph, { method: 'infix-tuning', length: 3 })).to.throw(MethodError, /already has a 'prompt_positions' input/);
+    const infix = applySpec(bb.graph, { method: 'infix-tuning', length: 3 });
+    expect(() => applySpec(infix.graph, { method: 'p-tuning', virtualTokens: 2 })).to.throw(MethodError, /p-tuning: the graph already has a 'prompt_positions' input/);
     const prompt = applySpec(bb.graph, { method: 'prompt-tuning', length: 2 });
     expect(() => applySpec(prompt.graph, { method: 'infix-tuning', length: 3 })).to.throw(MethodError, /apply infix-tuning before methods that add input positions/);
   });

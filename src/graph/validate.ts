@@ -46,4 +46,12 @@ export function validate(graph: Graph, schemas: OpSchemas): void {
   for (const [name, id] of graph.outputs) {
     if (!seen.has(id)) throw new GraphError(`output '${name}' refers to missing node %${id}`);
   }
+  // One feed per input name: two inputs of one name would silently read the same value.
+  const inputs = new Map<string, Node>();
+  for (const n of graph.inputs()) {
+    const name = String(n.attrs.name);
+    const other = inputs.get(name);
+    if (other) throw new GraphError(`two inputs are named '${name}': ${describeNode(other)} and ${describeNode(n)}`);
+    inputs.set(name, n);
+  }
 }

@@ -51,6 +51,7 @@ export function checkSequenceAlignment(g: Graph, method: string, added: AddedPos
 
   for (const m of points(g, POINTS.positionEmbeds)) {
     const slice = g.node(m.inputs[0]);
+    if (slice.op !== 'slice') fail(`the '${POINTS.positionEmbeds}' point marks a '${slice.op}', not a slice of the position table`);
     const table = g.node(slice.inputs[0]).type.shape[0];
     const [start, end] = [Number(slice.attrs.start), Number(slice.attrs.end)];
     if (end - start !== Q) fail(`position ids ${start}..${end - 1} cover ${end - start} positions, expected ${Q}`);
@@ -72,7 +73,7 @@ function valueLength(g: Graph, v: Node): number {
   let n = v;
   for (;;) {
     const users = g.users(n.id);
-    const grow = users.find((u) => u.op === 'concat' && u.scope.startsWith(v.scope));
+    const grow = users.find((u) => u.op === 'concat' && (u.scope === v.scope || u.scope.startsWith(`${v.scope}.`)));
     if (!grow) return n.type.shape[2];
     n = grow;
   }

@@ -57,6 +57,9 @@ export const pTuning = defineMethod({
     if (cfg.template !== undefined) checkTemplate(cfg.template, P, name);
     const g = graph.clone();
     const b = new GraphBuilder(g);
+    if (g.inputs().some((n) => n.attrs.name === PROMPT_POSITIONS)) {
+      throw new MethodError(`${name}: the graph already has a '${PROMPT_POSITIONS}' input (from p-tuning or infix-tuning); one method per graph can place tokens by it`);
+    }
     const embeds = point(g, POINTS.inputEmbeds, name);
     const [B, S, D] = embeds.type.shape;
     if (encoder === 'lstm' && D % 2 !== 0) throw new MethodError(`${name}: the bidirectional LSTM encoder needs an even hidden size (D/2 per direction), got ${D}`);

@@ -94,11 +94,13 @@ function match(g: Graph, out: Node, trained: ReadonlySet<number>): Match | undef
   if (mask !== undefined) {
     if (trained.has(mask)) return undefined;
     const mn = g.node(mask);
+    let padded = false;
     // A mask padded with P zeros in front of the keys is the unpadded one with the prefix visible.
     if (k.prefix !== undefined && mn.op === 'pad' && mn.type.shape.length >= 1 && normalizeAxis(Number(mn.attrs.axis), mn.type.shape.length) === mn.type.shape.length - 1
       && mn.attrs.before === P(k) && mn.attrs.after === 0) {
       copies.push(mn.id);
       mask = mn.inputs[0];
+      padded = true;
     }
     const c = causalPart(g, g.node(mask), q.type.shape[2], T);
     if (c) {
@@ -106,7 +108,9 @@ function match(g: Graph, out: Node, trained: ReadonlySet<number>): Match | undef
       copies.push(...c.nodes);
       mask = c.rest;
     }
-    if (mask !== undefined && !maskFits(g.node(mask), [B, H, q.type.shape[2]], [T + P(k), T])) return undefined;
+    // Only a mask we unpadded covers just the sequence keys; any other one covers them all (one of
+    // width 1 with T = 1 broadcast over the prefix too, so it must not be read as sequence-only).
+    if (mask !== undefined && !maskFits(g.node(mask), [B, H, q.type.shape[2]], padded ? [T] : [T + P(k)])) return undefined;
   }
   return { q: q.id, k, v, mask, causal, scale, chain, copies: [...copies, kFull.id, vFull.id] };
 }

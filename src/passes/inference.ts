@@ -11,14 +11,10 @@ export const inferencePass: Pass = {
   requires: [],
   ensures: [],
   run(graph: Graph) {
-    const drops = graph.nodes.filter((n) => n.op === 'dropout');
-    if (drops.length === 0) return { graph, changed: false };
+    if (!graph.nodes.some((n) => n.op === 'dropout')) return { graph, changed: false };
     const g = graph.clone();
-    for (const d of drops) {
-      const x = d.inputs[0];
-      for (const u of g.users(d.id)) u.inputs = u.inputs.map((i) => (i === d.id ? x : i));
-      for (const [k, id] of [...g.outputs]) if (id === d.id) g.setOutput(k, x);
-    }
+    // In order, reading the clone: in dropout(dropout(x)) the outer one sees x once the inner is bypassed.
+    for (const d of g.nodes.filter((n) => n.op === 'dropout')) g.replaceAllUses(d.id, d.inputs[0]);
     return { graph: g, changed: true };
   },
 };

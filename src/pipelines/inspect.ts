@@ -31,7 +31,7 @@ export function passCatalogue(): PassInfo[] {
   const has = (opts: CompileOptions, name: string): boolean => defaultPipeline(opts).some((p) => p.name === name);
   const runs = (name: string): string => {
     const train = has({ train: true, optimizer: false }, name), forward = has({}, name);
-    if (train && forward) return 'always';
+    if (train && forward) return has({ fuse: false }, name) ? 'always' : 'unless `fuse: false`';
     if (forward) return 'forward (inference) graphs';
     if (has(values, name) || has({ train: true, ...values }, name) && !has({ train: true }, name)) return 'when parameter values are given';
     if (train) return 'training step';

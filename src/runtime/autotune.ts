@@ -100,7 +100,7 @@ export function kernelSourceHash(target: KernelTarget): string {
   const probe = (batch: number, M: number, K: number, N: number, transA: boolean, transB: boolean, aOffset = '0u', bOffset = '0u'): MatmulProblem =>
     ({ batch, M, K, N, transA, transB, aOffset, bOffset });
   const probes = [probe(1, 1, 3, 17, false, false), probe(1, 64, 64, 64, false, false), probe(3, 70, 45, 130, true, true, 'bi * 3150u', '(bi % 1u) * 5850u'),
-    probe(1, 512, 128, 512, false, true), probe(1, 1024, 1024, 1024, false, false)];
+    probe(1, 512, 128, 512, false, true), probe(1, 1024, 1024, 1024, false, false), { ...probe(1, 64, 64, 64, false, true), bF16: true }];
   const hash = createHash('sha256');
   for (const v of applicableVariants(target)) for (const p of probes) hash.update(`${v}\n${generateMatmul(p, v, { ...target, matmulChoices: undefined }).code}\n`);
   h = hash.digest('hex').slice(0, 16);
@@ -164,7 +164,8 @@ export function matmulCases(graph: Graph): MatmulCase[] {
     const raw = decodeAttrs(getOp(n.op), n.attrs, `%${n.id}`) as MatmulAttrs;
     const attrs = { transA: raw.transA, transB: raw.transB };
     const [a, b] = n.inputs.slice(0, 2).map((i) => graph.node(i).type);
-    const problem = matmulProblem(a.shape, b.shape, attrs);
+    // The f16 flags are part of the problem (and its key): f16 operands get other kernels.
+    const problem = { ...matmulProblem(a.shape, b.shape, attrs), aF16: a.dtype === 'f16', bF16: b.dtype === 'f16' };
     if (problem.K === 0 || problem.batch * problem.M * problem.N === 0) continue;
     const key = matmulProblemKey(problem);
     if (!cases.has(key)) cases.set(key, { key, problem, a, b, out: { shape: [problem.batch * problem.M * problem.N], dtype: 'f32' }, attrs });
@@ -257,8 +258,13 @@ export async function autotuneMatmuls(ctx: GpuContext, cases: readonly MatmulCas
     // Merge with what another process may have written meanwhile (same setup only).
     const now = await readCache(path, want, { debug() {}, info() {}, warn() {} });
     const file: CacheFile = { ...want, choices: Object.fromEntries([...cached, ...now, ...fresh]) };
-    await mkdir(dir!, { recursive: true });
-    await writeJsonAtomic(path, file);
+    try {
+      await mkdir(dir!, { recursive: true });
+      await writeJsonAtomic(path, file);
+    } catch (e) {
+      // The choices are in hand: a cache that cannot be written costs a retune next time, no more.
+      log.warn(`autotune: could not write the cache ${path} (${(e as Error).message}); the choices hold for this program only`);
+    }
   }
   return { choices, timed: fresh.size, dispatches: count.dispatches, fromCache, cacheFile: path };
 }

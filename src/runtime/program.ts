@@ -4,7 +4,7 @@
 
 import { formatType, sameType, type Graph } from '../graph/index.js';
 import type { Compiled } from '../passes/compile.js';
-import type { Feeds, HostTensor, ParamStore } from '../ops/host.js';
+import { hostTensor, type Feeds, type HostTensor, type ParamStore } from '../ops/host.js';
 import { deviceByteSize } from '../ops/wgsl.js';
 import { evaluateReference, FeedError, storedParam } from '../ops/evaluate.js';
 import type { GpuContext, GpuTensor } from './gpu.js';
@@ -196,7 +196,11 @@ export class Program implements StepRunner {
     return new Map(read.map((name, i) => [name, values[i]]));
   }
 
-  /** Current values of parameters (all by default), read back from the device. */
+  /**
+   * Current values of parameters (all by default), read back from the device. Parameters stored
+   * as f16 (half-storage) come back as f32 tensors, as the graph's callers gave them, holding
+   * the f16-rounded values the device computes with.
+   */
   async readParams(names: readonly string[] = [...this.paramIds.keys()]): Promise<ParamStore> {
     const ids = names.map((n) => {
       const id = this.paramIds.get(n);
@@ -204,7 +208,7 @@ export class Program implements StepRunner {
       return id;
     });
     const values = await this.ctx.downloadMany(ids.map((id) => this.tensor(id)));
-    return new Map(names.map((n, i) => [n, values[i]]));
+    return new Map(names.map((n, i) => [n, values[i].dtype === 'f16' ? hostTensor(values[i].shape, 'f32', values[i].data) : values[i]]));
   }
 
   writeParam(name: string, value: HostTensor): void {
