@@ -20,13 +20,15 @@ export interface StepArgs {
   readonly torchDevice: string | null;
   /** Results folder (default bench/results/). */
   readonly out: string | null;
+  /** Also time the step without attention fusion and with f16 storage of frozen weights. */
+  readonly ablations: boolean;
 }
 
-export const STEP_USAGE = `usage: node dist/bench/step.js [--config tiny|gpt2-small] [--autotune] [--tfjs|--no-tfjs] [--torch-device cpu|cuda|none] [--out DIR]
+export const STEP_USAGE = `usage: node dist/bench/step.js [--config tiny|gpt2-small] [--autotune] [--tfjs|--no-tfjs] [--torch-device cpu|cuda|none] [--out DIR] [--ablations]
   env PROMPTGRAPH_ADAPTER / PROMPTGRAPH_BACKEND pick the Dawn adapter; PROMPTGRAPH_PYTHON the python with torch`;
 
 export function parseStepArgs(argv: readonly string[]): StepArgs {
-  let config: BenchConfig = 'tiny', autotune = false, tfjs: boolean | undefined, torchDevice: string | null = 'cpu', out: string | null = null;
+  let config: BenchConfig = 'tiny', autotune = false, ablations = false, tfjs: boolean | undefined, torchDevice: string | null = 'cpu', out: string | null = null;
   const value = (i: number, flag: string, form: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value: ${form}\n${STEP_USAGE}`);
@@ -39,6 +41,7 @@ export function parseStepArgs(argv: readonly string[]): StepArgs {
       if (!(v in BENCH_CONFIGS)) throw new Error(`--config: expected ${Object.keys(BENCH_CONFIGS).join(' or ')}, got '${v}'`);
       config = v as BenchConfig;
     } else if (a === '--autotune') autotune = true;
+    else if (a === '--ablations') ablations = true;
     else if (a === '--tfjs') tfjs = true;
     else if (a === '--no-tfjs') tfjs = false;
     else if (a === '--torch-device') {
@@ -48,5 +51,5 @@ export function parseStepArgs(argv: readonly string[]): StepArgs {
     } else if (a === '--out') out = value(i++, a, 'a folder');
     else throw new Error(`unknown argument '${a}'\n${STEP_USAGE}`);
   }
-  return { config, autotune, tfjs: tfjs ?? config === 'tiny', torchDevice, out };
+  return { config, autotune, tfjs: tfjs ?? config === 'tiny', torchDevice, out, ablations };
 }

@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { create, globals } from 'webgpu';
 import {
   applySpec, autotuneCompiled, buildBackbone, compile, gradOutput, GpuContext, initParams, inspectGraph, optimizerFeeds, Program,
-  randomTensor, randomWeights, writeSafetensors, type AutotuneResult, type Compiled, type HostTensor, type KernelTarget, type ParamStore,
+  randomTensor, randomWeights, writeSafetensors, type AutotuneResult, type Compiled, type CompileOptions, type HostTensor, type KernelTarget, type ParamStore,
 } from '../src/index.js';
 import { matmulKernel } from '../src/ops/defs/matmul.js';
 import { registerTfGradients, tfPrefixStep } from './tfjs-gpt2.js';
@@ -197,12 +197,23 @@ async function main(): Promise<void> {
   const ctx = await GpuContext.acquire();
   let mine: Timed & { kernels: number; grad: HostTensor }, adapter: string, target: KernelTarget, c: Compiled;
   let tuned: (Timed & { kernels: number; tuneMs: number; result: AutotuneResult }) | null = null;
+  const ablations: { name: string; msPerStep: number; kernels: number; peakBytes: number; firstLoss: number }[] = [];
   try {
     target = ctx.target;
     adapter = ctx.adapter.name || 'adapter';
     c = compile(method.graph, { train: true, trainable: method.trainable, params, target });
     mine = await ours(ctx, c, params, batch);
     console.error(`  promptgraph: ${mine.msPerStep.toFixed(1)} ms/step`);
+    if (ARGS.ablations) {
+      // The same step compiled two other ways, timed on the same device in this run.
+      const variants: [string, CompileOptions][] = [['unfused_attention', { fuseAttention: false }], ...(target.f16 ? [['frozen_f16', { frozenStorage: 'f16' }] as [string, CompileOptions]] : [])];
+      for (const [name, extra] of variants) {
+        const cv = compile(method.graph, { train: true, trainable: method.trainable, params, target, ...extra });
+        const t = await ours(ctx, cv, params, batch);
+        ablations.push({ name, msPerStep: t.msPerStep, kernels: t.kernels, peakBytes: cv.plan.peakBytes, firstLoss: t.firstLoss });
+        console.error(`  promptgraph ${name}: ${t.msPerStep.toFixed(1)} ms/step`);
+      }
+    }
     if (ARGS.autotune) {
       const t0 = performance.now();
       const { compiled, result } = await autotuneCompiled(ctx, c); // per-adapter cache under ~/.cache/promptgraph or $PROMPTGRAPH_CACHE_DIR
@@ -242,6 +253,7 @@ async function main(): Promise<void> {
   const rows: [string, string, string][] = [
     ['promptgraph (ours)', `${f(mine.msPerStep)} ms`, `${f(tps(mine.msPerStep), 0)} tok/s (best ${f(mine.bestMsPerStep)} ms), ${mine.kernels} kernels/step`],
     ...(tuned ? [['ours, autotuned', `${f(tuned.msPerStep)} ms`, `${f(tps(tuned.msPerStep), 0)} tok/s (best ${f(tuned.bestMsPerStep)} ms); untuned/tuned ${f(mine.msPerStep / tuned.msPerStep, 2)}x; tuning ${f(tuned.tuneMs / 1000)} s, ${tuned.result.timed} problems timed, ${tuned.result.fromCache} cached`] as [string, string, string]] : []),
+    ...ablations.map((a): [string, string, string] => [`ours, ${a.name.replace('_', ' ')}`, `${f(a.msPerStep)} ms`, `${a.kernels} kernels/step, peak ${(a.peakBytes / 2 ** 20).toFixed(2)} MiB, first loss ${a.firstLoss.toPrecision(9)}; this/ours ${f(a.msPerStep / mine.msPerStep, 2)}x`]),
     tf
       ? ['tfjs-webgpu', `${f(tf.msPerStep)} ms`, `${f(tps(tf.msPerStep), 0)} tok/s (best ${f(tf.bestMsPerStep)} ms); speedup theirs/ours ${f(speedup!, 2)}x (target >= 3x: ${speedup! >= 3 ? 'met' : 'not met'})`]
       : ['tfjs-webgpu', 'n/a', 'not run (--tfjs to run it)'],
@@ -252,7 +264,7 @@ async function main(): Promise<void> {
   console.log([
     `prefix-tuning step, ${ARGS.config}: GPT-2 L=${CONFIG.layers} d=${CONFIG.dim} heads=${CONFIG.heads} vocab=${CONFIG.vocabSize}, batch ${BATCH} x seq ${SEQ}, prefix ${PREFIX}; adapter: ${adapter}`,
     `${WARMUP} warm-up steps, median of ${SAMPLES} samples of ${STEPS} steps; load average (1/5/15 min) before ${load0.map((x) => f(x, 2)).join('/')}, after ${load1.map((x) => f(x, 2)).join('/')} on ${cpus().length} CPUs`,
-    ...rows.map(([a, b, c2]) => `${a.padEnd(22)}${b.padEnd(12)}${c2}`),
+    ...rows.map(([a, b, c2]) => `${a.padEnd(25)}${b.padEnd(12)}${c2}`),
     `first-step loss: ours ${mine.firstLoss.toPrecision(9)}` +
       (tf ? `, TF.js ${tf.firstLoss.toPrecision(9)} (|diff| ${lossDiff!.toExponential(2)})` : '') +
       (torch ? `, torch ${torch.firstLoss.toPrecision(9)} (|diff| ${torchLossDiff!.toExponential(2)}, ${torchLossDiff! <= 1e-4 ? 'agrees' : 'DISAGREES'} within 1e-4)` : ''),
@@ -271,6 +283,7 @@ async function main(): Promise<void> {
     step_ms_samples: { promptgraph: mine.samples, ...(tuned ? { promptgraph_autotuned: tuned.samples } : {}), tfjs_webgpu: tf?.samples ?? null },
     tokens_per_s: { promptgraph: tps(mine.msPerStep), ...(tuned ? { promptgraph_autotuned: tps(tuned.msPerStep) } : {}), tfjs_webgpu: tf ? tps(tf.msPerStep) : null, [torchKey]: torch ? tps(torch.msPerStep) : null },
     speedup_vs_tfjs: speedup,
+    ...(ablations.length ? { ablations: Object.fromEntries(ablations.map((a) => [a.name, { ms_per_step: a.msPerStep, kernels: a.kernels, peak_bytes: a.peakBytes, first_step_loss: a.firstLoss }])) } : {}),
     ...(tuned ? { autotune: { tune_ms: tuned.tuneMs, timed: tuned.result.timed, from_cache: tuned.result.fromCache, cache_file: tuned.result.cacheFile, choices: Object.fromEntries(tuned.result.choices) } } : {}),
     ...(torch ? { torch: { device: torch.device, impl: torch.impl, threads: torch.threads } } : {}),
     first_step_loss: { promptgraph: mine.firstLoss, tfjs_webgpu: tf?.firstLoss ?? null, abs_diff: lossDiff, torch: torch?.firstLoss ?? null, torch_abs_diff: torchLossDiff },
