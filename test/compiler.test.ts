@@ -159,3 +159,46 @@ describe('compiler', () => {
   });
 });
 
+
+describe('views: reshape binds its input buffer in compiled programs', () => {
+  it('no kernel and no memory for inner reshapes (chains resolve to the root); an output reshape is copied; results match the CPU', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [4, 6]);
+    const e = b.exp(x);
+    const r1 = b.reshape(e, [2, 12]);
+    const r2 = b.reshape(r1, [3, 8]);
+    b.output('y', b.tanh(r2));
+    b.output('z', b.reshape(b.neg(e), [24]));
+    b.output('w', b.reshape(x, [6, 4])); // a view of an input that is an output: copied
+    const c = compile(b.graph, { fuse: false });
+    const g = c.graph;
+    const id = (r: { id: number }): number => r.id;
+    expect(c.plan.viewOf.get(id(r1))).to.equal(id(e));
+    expect(c.plan.viewOf.get(id(r2)), 'a chain of views reads the root').to.equal(id(e));
+    expect(c.kernels.has(id(r1)) || c.kernels.has(id(r2))).to.equal(false);
+    for (const name of ['z', 'w']) expect(c.kernels.has(g.outputs.get(name)!), `output ${name} gets its copy kernel`).to.equal(true);
+    expect(c.plan.slotOf.has(id(r1)) || c.plan.slotOf.has(id(r2))).to.equal(false);
+    const feeds = { x: randomTensor([4, 6], 8) };
+    const program = await Program.create(await gpu(), c, new Map());
+    try {
+      const got = await program.run(feeds, ['y', 'z', 'w']);
+      const want = new CpuExecutor('f32').runSync(g, feeds, new Map(), ['y', 'z', 'w']);
+      for (const k of ['y', 'z', 'w']) expectClose(got.get(k)!, want.get(k)!, { rel: 1e-6, abs: 1e-7 }, k);
+    } finally {
+      program.release();
+    }
+  });
+
+  it('the root of a view stays live until the view\'s last reader (its slot is not reused before)', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [16]);
+    const a = b.exp(x);
+    const view = b.reshape(a, [4, 4]);
+    const c1 = b.neg(x); // allocated while `a` (through `view`) is still needed
+    const c2 = b.tanh(c1);
+    b.output('y', b.add(b.reshape(c2, [4, 4]), view));
+    const c = compile(b.graph, { fuse: false });
+    expect(c.plan.slotOf.get(a.id)).to.not.equal(c.plan.slotOf.get(c1.id));
+    expect(c.plan.slotOf.get(a.id)).to.not.equal(c.plan.slotOf.get(c2.id));
+  });
+});

@@ -92,6 +92,11 @@ export interface OpDef<A> {
   kernel?(ctx: KernelContext<A>): Kernel;
   /** For element-wise ops: one output element as a WGSL f32 expression of the inputs' elements. */
   elementwise?(args: readonly string[], attrs: A): string;
+  /**
+   * The output is input 0's bytes under another type (reshape): compiled programs bind input 0's
+   * buffer instead of running `kernel`, which only runs where a copy is needed (a graph output).
+   */
+  readonly view?: true;
   cost(inputs: readonly TensorType[], out: TensorType, attrs: A): Cost;
   grad?: GradRule<A>;
 }

@@ -99,14 +99,15 @@ export function compile(graph: Graph, opts: CompileOptions = {}): Compiled {
     for (const p of pass.ensures) established.add(p);
     stages.push({ pass: pass.name, graph: g, changed: r.changed, ms: performance.now() - t0 });
   }
-  return { stages, graph: g, plan: planMemory(g), kernels: generateKernels(g, target), params: ctx.params, notes: ctx.notes, target };
+  const plan = planMemory(g);
+  return { stages, graph: g, plan, kernels: generateKernels(g, target, plan.viewOf), params: ctx.params, notes: ctx.notes, target };
 }
 
-/** WGSL for every node that computes (sources are bound, not computed). */
-export function generateKernels(graph: Graph, target: KernelTarget): Map<number, Kernel> {
+/** WGSL for every node that computes (sources are bound, not computed; views read their source's buffer). */
+export function generateKernels(graph: Graph, target: KernelTarget, views: ReadonlyMap<number, number> = new Map()): Map<number, Kernel> {
   const kernels = new Map<number, Kernel>();
   for (const n of graph.nodes) {
-    if (n.op === 'input' || n.op === 'param') continue;
+    if (n.op === 'input' || n.op === 'param' || views.has(n.id)) continue;
     const def = getOp(n.op);
     if (!def.kernel) throw new CompileError(`op '${n.op}' (%${n.id} @${n.scope}) has no WGSL kernel`);
     kernels.set(n.id, def.kernel({ inputs: n.inputs.map((i) => graph.node(i).type), output: n.type, attrs: decodeAttrs(def, n.attrs, `%${n.id}`), target }));

@@ -5,10 +5,29 @@
 
 import { type Graph } from '../graph/index.js';
 import { deviceByteSize } from '../ops/wgsl.js';
+import { getOp } from '../ops/registry.js';
+
+/**
+ * Nodes that are views (ops with `view`, e.g. reshape) mapped to the value whose buffer they
+ * read: followed through chains of views. A graph output is never a view (it needs its own
+ * buffer, which a copy kernel fills).
+ */
+export function viewsOf(graph: Graph): Map<number, number> {
+  const outputs = new Set(graph.outputs.values());
+  const views = new Map<number, number>();
+  for (const n of graph.nodes) {
+    if (n.op === 'input' || n.op === 'param' || outputs.has(n.id) || !getOp(n.op).view) continue;
+    const src = n.inputs[0];
+    views.set(n.id, views.get(src) ?? src);
+  }
+  return views;
+}
 
 export interface MemoryPlan {
   /** Buffer slot of each intermediate value (node id -> slot index). */
   readonly slotOf: ReadonlyMap<number, number>;
+  /** Views (no buffer of their own) -> the value whose buffer they read. */
+  readonly viewOf: ReadonlyMap<number, number>;
   /** Size in bytes of each shared slot. */
   readonly slotBytes: readonly number[];
   /** Bytes of sources (inputs, parameters) and outputs, which are not shared. */
@@ -22,8 +41,11 @@ export interface MemoryPlan {
 export function planMemory(graph: Graph): MemoryPlan {
   const nodes = graph.nodes;
   const outputs = new Set(graph.outputs.values());
+  const viewOf = viewsOf(graph);
+  const root = (id: number): number => viewOf.get(id) ?? id;
+  // A view's readers read its root's buffer: the root lives until the last of them.
   const lastUse = new Map<number, number>();
-  nodes.forEach((n, i) => n.inputs.forEach((x) => lastUse.set(x, i)));
+  nodes.forEach((n, i) => n.inputs.forEach((x) => lastUse.set(root(x), i)));
   const dedicated = (id: number): boolean => {
     const op = graph.node(id).op;
     return op === 'input' || op === 'param' || outputs.has(id);
@@ -35,7 +57,9 @@ export function planMemory(graph: Graph): MemoryPlan {
   nodes.forEach((n, i) => {
     const bytes = deviceByteSize(n.type);
     unplannedBytes += bytes;
-    if (dedicated(n.id)) {
+    if (viewOf.has(n.id)) {
+      // No memory of its own.
+    } else if (dedicated(n.id)) {
       dedicatedBytes += bytes;
     } else {
       // Best fit among free slots; grow the largest free slot if none is big enough.
@@ -51,10 +75,10 @@ export function planMemory(graph: Graph): MemoryPlan {
       // A value nobody reads is dead right away.
       if (!lastUse.has(n.id)) free.push(best);
     }
-    for (const x of new Set(n.inputs)) {
-      if (lastUse.get(x) === i && slotOf.has(x)) free.push(slotOf.get(x)!);
+    for (const x of new Set(n.inputs.map(root))) {
+      if (lastUse.get(x) === i && slotOf.has(x) && !free.includes(slotOf.get(x)!)) free.push(slotOf.get(x)!);
     }
   });
   const shared = slotBytes.reduce((a, b) => a + b, 0);
-  return { slotOf, slotBytes, dedicatedBytes, peakBytes: dedicatedBytes + shared, unplannedBytes };
+  return { slotOf, viewOf, slotBytes, dedicatedBytes, peakBytes: dedicatedBytes + shared, unplannedBytes };
 }

@@ -24,6 +24,11 @@ export async function profileKernels(ctx: GpuContext, compiled: Compiled, feeds:
         buffers.set(n.id, ctx.upload(sourceValue(n, feeds, new Map([...compiled.params, ...params]))));
         continue;
       }
+      const view = compiled.plan.viewOf.get(n.id);
+      if (view !== undefined) {
+        buffers.set(n.id, buffers.get(view)!);
+        continue;
+      }
       const k = compiled.kernels.get(n.id)!;
       const pipeline = await ctx.pipeline(k.code, n.inputs.length + 1, k.variant);
       const result = ctx.allocate(n.type);
@@ -40,7 +45,7 @@ export async function profileKernels(ctx: GpuContext, compiled: Compiled, feeds:
       out.push({ id: n.id, op: n.op, scope: n.scope, variant: k.variant, ms: performance.now() - t0 });
     }
   } finally {
-    for (const b of buffers.values()) ctx.free(b);
+    for (const [id, b] of buffers) if (!compiled.plan.viewOf.has(id)) ctx.free(b);
   }
   return out;
 }

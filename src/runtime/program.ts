@@ -137,6 +137,8 @@ export class Program implements StepRunner {
           buffers.set(n.id, t.buffer);
         }
         paramIds.set(name, n.id);
+      } else if (compiled.plan.viewOf.has(n.id)) {
+        buffers.set(n.id, buffers.get(compiled.plan.viewOf.get(n.id)!)!); // the same bytes, another shape
       } else if (compiled.plan.slotOf.has(n.id)) {
         buffers.set(n.id, slots[compiled.plan.slotOf.get(n.id)!]);
       } else {

@@ -81,6 +81,8 @@ export const reshape = defineOp({
   attrs: t.type({ shape: t.array(t.Int) }),
   type: ([x], a) => ({ shape: resolveReshape(x.shape, a.shape), dtype: x.dtype }),
   reference: ([x], _a, out) => ({ shape: [...out.shape], dtype: x.dtype, data: x.data.slice() }),
+  // A view in compiled programs (no kernel, no memory); the copy runs where the value is a graph output.
+  view: true,
   kernel: ({ inputs, output, target }) => perElementKernel(inputs, output, target, 'reshape.copy', '  out[i] = in0[i];'),
   cost: moveCost,
   grad: (b, { inputs: [x] }, dy) => [b.reshape(dy, x.type.shape)],
