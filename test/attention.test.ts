@@ -2,7 +2,8 @@
 // reference on odd shapes (S != T, dh not a multiple of 4, with and without a prefix of batch 1
 // or B, masks covering the prefix or not, causal), gradients against finite differences, and the
 // fuse-attention pass (tiny GPT-2 and BERT, with and without prefix-tuning) against the unfused
-// program: same loss and gradients, fewer kernels.
+// program: same loss and gradients, fewer kernels. The heads-inner layouts (qLayout, kvLayout,
+// outLayout 'bshd') are checked the same way, and the pass absorbs the head permutes into them.
 
 import { expect } from 'chai';
 import {
@@ -134,6 +135,109 @@ describe('attention op: WGSL vs the float64 reference', () => {
   });
 });
 
+// ---- heads-inner layouts ('bshd': q, k, v, out [B,·,H,dh], read and written with strides) -------
+
+type Layout = 'bhsd' | 'bshd';
+interface Layouts { q: Layout; kv: Layout; out: Layout }
+const LAYOUTS: Layouts[] = (['bhsd', 'bshd'] as const).flatMap((q) => (['bhsd', 'bshd'] as const).flatMap((kv) => (['bhsd', 'bshd'] as const).map((out) => ({ q, kv, out }))));
+const ALL_BSHD: Layouts = { q: 'bshd', kv: 'bshd', out: 'bshd' };
+const layoutName = (l: Layouts): string => `q ${l.q}, kv ${l.kv}, out ${l.out}`;
+/** [B,H,n,dh] <-> [B,n,H,dh] where `l` is 'bshd' (the permute is its own inverse). */
+const toLayout = (b: GraphBuilder, x: Ref, l: Layout): Ref => (l === 'bshd' ? b.permute(x, [0, 2, 1, 3]) : x);
+const layoutAttrs = (l: Layouts): Record<string, string> => ({ qLayout: l.q, kvLayout: l.kv, outLayout: l.out });
+
+/** The case's attention with q, k, v (and the output) in layouts `l`; the result back in [B,H,S,dh]. */
+function attentionIn(b: GraphBuilder, c: Case, f: Record<string, HostTensor>, l: Layouts): { y: Ref; ins: Ref[]; attrs: Record<string, number | boolean | string> } {
+  const inp = (n: string): Ref => b.input(n, f[n].shape);
+  const ins = [toLayout(b, inp('q'), l.q), toLayout(b, inp('k'), l.kv), toLayout(b, inp('v'), l.kv), ...(c.P ? [inp('kp'), inp('vp')] : []), ...(f.mask ? [inp('mask')] : [])];
+  const attrs = { scale: 1 / Math.sqrt(c.dh), prefix: c.P > 0, masked: f.mask !== undefined, causal: c.causal === true, ...layoutAttrs(l) };
+  return { y: b.op('attention', ins, attrs), ins, attrs };
+}
+
+/** Cases with a prefix of batch 1 (causal mask tensor) and of batch B (causal attr, T > S), S != H. */
+const LAYOUT_CASES = [CASES[1], CASES[7], CASES[0]];
+
+describe('attention op: heads-inner layouts vs the float64 reference', () => {
+  for (const c of LAYOUT_CASES.slice(0, 2)) {
+    for (const l of LAYOUTS) {
+      const targets = l.q === 'bshd' && l.kv === 'bshd' && l.out === 'bshd' ? TARGETS : TARGETS.slice(0, 1);
+      for (const { name, target } of targets) {
+        it(`${c.name}, ${layoutName(l)} (${name} target)`, async () => {
+          const f = feedsOf(c, 13);
+          const { cpu, graph } = await checkAgainstReference((b) => toLayout(b, attentionIn(b, c, f, l).y, l.out), f, tol, undefined, target);
+          const attn = graph.nodes.find((n) => n.op === 'attention')!;
+          expect(attn.type.shape, 'output shape').to.deep.equal(l.out === 'bshd' ? [c.B, c.S, c.H, c.dh] : [c.B, c.H, c.S, c.dh]);
+          const plain = new GraphBuilder();
+          plain.output('y', attentionOf(plain, c, f));
+          expectClose(cpu, new CpuExecutor('f64').runSync(plain.graph, f, new Map()).get('y')!, tol, 'layout vs default layout');
+        });
+      }
+    }
+  }
+
+  it('backward ops in every layout on WebGPU vs the reference, and vs the default layout', async () => {
+    for (const c of LAYOUT_CASES) {
+      const f = feedsOf(c, 29);
+      const dy = randomTensor([c.B, c.H, c.S, c.dh], 97);
+      const grads = (l: Layouts) => (b: GraphBuilder): Ref => {
+        const { y, ins, attrs } = attentionIn(b, c, f, l);
+        const g = toLayout(b, b.input('dy', dy.shape), l.out);
+        const stats = b.op('attention_stats', [ins[0], ins[1], ...(c.P ? [ins[3]] : []), ...(f.mask ? [ins[ins.length - 1]] : []), g, y], attrs);
+        const dq = b.op('attention_grad_q', [...ins, g], attrs);
+        const mask = f.mask ? [ins[ins.length - 1]] : [];
+        const off = f.mask ? f.mask.shape[f.mask.shape.length - 1] - c.T : 0;
+        const kv = { scale: 1 / Math.sqrt(c.dh), masked: !!f.mask, maskOffset: off, causal: c.causal === true, qLayout: l.q, outLayout: l.out };
+        const blk = (keys: Ref, vals: Ref, layout: Layout, causal: boolean, maskOffset: number): Ref[] => [
+          b.op('attention_grad_kv', [ins[0], keys, vals, ...mask, g, stats], { ...kv, kvLayout: layout, causal, maskOffset, wrt: 'k' }),
+          b.op('attention_grad_kv', [ins[0], keys, ...mask, g, stats], { ...kv, kvLayout: layout, causal, maskOffset, wrt: 'v' }),
+        ].map((x) => toLayout(b, x, layout));
+        // The prefix block is 'bhsd' whatever the sequence's layout; the mask covers it when it is P+T wide.
+        const prefix = c.P ? blk(ins[3], ins[4], 'bhsd', false, 0) : [];
+        const prefixOk = !f.mask || f.mask.shape[f.mask.shape.length - 1] === c.P + c.T;
+        return b.concat([stats, toLayout(b, dq, l.q), ...blk(ins[1], ins[2], l.kv, c.causal === true, off), ...(prefixOk ? prefix : [])].map((x) => b.reshape(x, [-1])), 0);
+      };
+      const want = new GraphBuilder();
+      want.output('y', grads({ q: 'bhsd', kv: 'bhsd', out: 'bhsd' })(want));
+      const ref = new CpuExecutor('f64').runSync(want.graph, { ...f, dy }, new Map()).get('y')!;
+      for (const l of LAYOUTS.slice(1)) {
+        const { cpu } = await checkAgainstReference(grads(l), { ...f, dy }, { rel: 1e-4, abs: 1e-5 }, undefined, l === LAYOUTS[LAYOUTS.length - 1] ? { kind: 'gpu' } : {});
+        expectClose(cpu, ref, { rel: 1e-4, abs: 1e-5 }, `${c.name}, ${layoutName(l)} vs default layout`);
+      }
+    }
+  });
+
+  for (const l of [ALL_BSHD, { q: 'bshd', kv: 'bhsd', out: 'bhsd' } as Layouts, { q: 'bhsd', kv: 'bshd', out: 'bshd' } as Layouts]) {
+    it(`gradients with ${layoutName(l)}: analytic vs finite differences, and WebGPU vs CPU`, async () => {
+      const c = CASES[6];
+      const f = feedsOf(c, 43);
+      await checkGradients((b) => toLayout(b, attentionIn(b, c, f, l).y, l.out), f, { wrt: ['q', 'k', 'v', 'kp', 'vp'], maxElements: 24, gpuAbs: 2e-5 });
+    });
+  }
+
+  it('the gradient rule gives each cotangent its input\'s layout (no permute in the backward)', () => {
+    const c = CASES[6];
+    const f = feedsOf(c, 5);
+    const b = new GraphBuilder();
+    const x = (n: string, shape: readonly number[]): Ref => b.input(n, [...shape]);
+    const ins = [x('q', [c.B, c.S, c.H, c.dh]), x('k', [c.B, c.T, c.H, c.dh]), x('v', [c.B, c.T, c.H, c.dh]), x('kp', f.kp.shape), x('vp', f.vp.shape), x('mask', f.mask!.shape)];
+    const y = b.op('attention', ins, { scale: 0.5, prefix: true, masked: true, causal: true, ...layoutAttrs(ALL_BSHD) });
+    const before = b.graph.nodes.length;
+    const { grads } = appendBackward(b, y, b.input('dy', y.type.shape), ins.slice(0, 5).map((r) => r.id));
+    expect(b.graph.nodes.slice(before).filter((n) => n.op === 'permute')).to.have.length(0);
+    expect(ins.slice(0, 5).map((r) => b.graph.node(grads.get(r.id)!.id).type.shape)).to.deep.equal(ins.slice(0, 5).map((r) => r.type.shape));
+  });
+
+  it('rejects inputs that do not match their layout, naming it', () => {
+    const t = (shape: number[]): TensorType => ({ shape, dtype: 'f32' });
+    const type = (inputs: TensorType[], attrs: Record<string, unknown>) => () => getOp('attention').type(inputs, attrs, inputs[0]);
+    const q = t([2, 3, 4, 5]), k = t([2, 6, 4, 5]);
+    expect(getOp('attention').type([q, k, k], { scale: 1, prefix: false, masked: false, ...layoutAttrs(ALL_BSHD) }, q).shape).to.deep.equal([2, 3, 4, 5]);
+    expect(getOp('attention').type([q, k, k], { scale: 1, prefix: false, masked: false, qLayout: 'bshd', kvLayout: 'bshd' }, q).shape).to.deep.equal([2, 4, 3, 5]);
+    expect(type([q, k, k], { scale: 1, prefix: false, masked: false, qLayout: 'bshd' })).to.throw(/k must be \[2,4,n,5\].*layout bhsd/);
+    expect(type([q, t([2, 6, 3, 5]), t([2, 6, 3, 5])], { scale: 1, prefix: false, masked: false, qLayout: 'bshd', kvLayout: 'bshd' })).to.throw(/k must be \[2,n,4,5\].*layout bshd/);
+  });
+});
+
 describe('attention op: gradients', () => {
   for (const c of CASES) {
     it(`${c.name}: analytic vs finite differences, and WebGPU vs CPU`, async () => {
@@ -198,9 +302,17 @@ describe('fuse-attention pass: same loss and gradients as the unfused program', 
         // GPT-2's causal + padding mask: the causal part becomes the attribute (hidden keys skipped).
         expect(on.graph.nodes.filter((n) => n.op === 'attention').map((n) => n.attrs.causal === true)).to.deep.equal([kind === 'gpt2', kind === 'gpt2']);
         if (spec === 'prefix') {
-          expect(count(on.graph, 'broadcast_to') + count(on.graph, 'concat'), 'prefix copies left').to.equal(0);
+          // The forward's prefix copies (the backward may concat slice gradients, see pads-to-concat).
+          const copies = on.graph.nodes.filter((n) => (n.op === 'broadcast_to' || n.op === 'concat') && !n.scope.startsWith('grad'));
+          expect(copies.length, 'prefix copies left').to.equal(0);
           expect(on.graph.nodes.filter((n) => n.op === 'attention').every((n) => n.attrs.prefix === true)).to.equal(true);
         }
+        // The head split/merge permutes around attention are absorbed (forward and backward); a
+        // prefix's own reshaping (scope ...attn.prefix) is not attention's.
+        const headPermutes = (g: Graph): number => g.nodes.filter((n) => n.op === 'permute' && /(attn|attention\.self)$/.test(n.scope)).length;
+        expect(headPermutes(off.graph), 'head permutes unfused').to.be.above(0);
+        expect(headPermutes(on.graph), 'head permutes fused').to.equal(0);
+        expect(on.graph.nodes.filter((n) => n.op === 'attention').map((n) => [n.attrs.qLayout, n.attrs.kvLayout, n.attrs.outLayout])).to.deep.equal([0, 1].map(() => ['bshd', 'bshd', 'bshd']));
         console.log(`      kernels per step (${kind}, ${spec}): fused ${on.kernels.size}, unfused ${off.kernels.size}`);
         expect(on.kernels.size).to.be.below(off.kernels.size);
         const names = [...on.graph.outputs.keys()].filter((k) => k.startsWith('grad:') || k === 'loss');

@@ -10,7 +10,7 @@ import { runCli, show } from './cli-run.js';
 
 /** Prefix-tuning without its MLP: on a tiny model the default 512-wide MLP outweighs the backbone. */
 const PREFIX = { method: 'prefix-tuning', length: 4, reparam: null };
-const PASSES = ['input', 'freeze', 'unmark', 'shard', 'fuse-attention', 'inference', 'autodiff', 'adamw', 'dce', 'cse', 'fold', 'half-storage', 'fusion'];
+const PASSES = ['input', 'freeze', 'unmark', 'shard', 'fuse-attention', 'inference', 'autodiff', 'adamw', 'pads-to-concat', 'dce', 'cse', 'fold', 'half-storage', 'fusion'];
 
 describe('CLI inspect', () => {
   let dir: string, spec: string;
@@ -62,7 +62,7 @@ describe('CLI inspect', () => {
     expect(j.report.nodes.length).to.equal(j.graph.nodes.length);
     expect(j.report.nodes.some((n) => n.phase === 'backward')).to.equal(true);
     expect(j.summary.flops.optimizer, 'the summary is of the compiled step').to.be.greaterThan(0);
-    expect(j.passes.map((p) => p.pass)).to.deep.equal(['input', 'freeze', 'unmark', 'shard', 'fuse-attention', 'autodiff', 'adamw', 'dce', 'cse', 'fold', 'dce', 'fusion']);
+    expect(j.passes.map((p) => p.pass)).to.deep.equal(['input', 'freeze', 'unmark', 'shard', 'fuse-attention', 'autodiff', 'adamw', 'pads-to-concat', 'dce', 'cse', 'fold', 'dce', 'fusion']);
   });
 
   it('--format dot prints Graphviz DOT', async () => {

@@ -6,8 +6,11 @@
 // pad(M, 3, P, 0), as M. Fuses only when the scores, probabilities and first product have no
 // other reader and are not outputs (nothing computed is lost), shapes are plain [B,H,·,dh] f32,
 // and the mask depends on no trainable parameter (the fused op gives masks no gradient).
+// The head permutes around it (q, k, v = permute(x [B,S,H,dh], [0,2,1,3]), the output's only
+// reader permute(o, [0,2,1,3])) are absorbed: the node reads and writes the heads-inner layout
+// [B,S,H,dh] itself (attrs qLayout, kvLayout, outLayout), so neither pass nor autodiff copies.
 
-import { sameShape, type Graph, type Node } from '../graph/index.js';
+import { sameShape, type AttrValue, type Graph, type Node } from '../graph/index.js';
 import { normalizeAxis } from '../ops/index.js';
 import { dependents } from './autodiff.js';
 import type { Pass } from './pass.js';
@@ -20,14 +23,14 @@ interface Split {
 
 export const attentionFusionPass: Pass = {
   name: 'fuse-attention',
-  description: 'fuse matmul -> scale -> softmax -> matmul attention (and a concatenated key/value prefix) into one attention op',
+  description: 'fuse matmul -> scale -> softmax -> matmul attention (and a concatenated key/value prefix, and the head permutes around it) into one attention op',
   requires: ['frozen'],
   ensures: [],
   run(graph: Graph, ctx) {
     const trainable = graph.params().filter((p) => p.attrs.trainable === true).map((p) => p.id);
     const trained = dependents(graph, trainable);
     const g = graph.clone();
-    let fused = 0, prefixed = 0;
+    let fused = 0, prefixed = 0, absorbed = 0;
     for (const out of [...g.nodes]) {
       const m = g.has(out.id) ? match(g, out, trained) : undefined;
       if (!m) continue;
@@ -37,10 +40,11 @@ export const attentionFusionPass: Pass = {
       g.replaceAllUses(out.id, node.id);
       for (const id of [out.id, ...m.chain]) g.remove(id);
       removeUnused(g, m.copies);
+      absorbed += absorbPermutes(g, node);
       fused++;
       if (attrs.prefix) prefixed++;
     }
-    if (fused) ctx.notes.push(`fuse-attention: ${fused} attention block(s) into one kernel each${prefixed ? `, ${prefixed} reading a key/value prefix in place` : ''}`);
+    if (fused) ctx.notes.push(`fuse-attention: ${fused} attention block(s) into one kernel each${prefixed ? `, ${prefixed} reading a key/value prefix in place` : ''}${absorbed ? `, ${absorbed} head permute(s) absorbed` : ''}`);
     return { graph: g, changed: fused > 0 };
   },
 };
@@ -153,6 +157,46 @@ function maskFits(m: Node, lead: readonly number[], widths: readonly number[]): 
   if (m.type.dtype !== 'f32' || s.length < 1 || s.length > 4 || !widths.includes(s[s.length - 1])) return false;
   const full = [...Array(4 - s.length).fill(1), ...s];
   return lead.every((d, k) => full[k] === 1 || full[k] === d);
+}
+
+const isHeadSwap = (n: Node): boolean => n.op === 'permute' && n.type.shape.length === 4 && JSON.stringify(n.attrs.perm) === '[0,2,1,3]';
+
+/**
+ * Rewrites a fresh `attention` node to read q (input 0) and the sequence's k, v (inputs 1, 2)
+ * from x [B,S,H,dh] where they are permute(x, [0,2,1,3]) read by nothing else, and to write
+ * [B,S,H,dh] where its only reader is that permute of its output. Returns the permutes removed.
+ */
+function absorbPermutes(g: Graph, node: Node): number {
+  const outputs = new Set(g.outputs.values());
+  // A permute only this node reads (k and v may be the same one), so it can go.
+  const absorbable = (i: number): boolean => {
+    const p = g.node(node.inputs[i]);
+    return isHeadSwap(p) && !outputs.has(p.id) && g.users(p.id).every((u) => u.id === node.id);
+  };
+  const inputs = [...node.inputs];
+  const attrs: Record<string, AttrValue> = { ...node.attrs };
+  const swapped = new Set<number>();
+  const absorb = (positions: number[], attr: string): void => {
+    if (!positions.every(absorbable)) return;
+    for (const i of positions) {
+      swapped.add(inputs[i]);
+      inputs[i] = g.node(inputs[i]).inputs[0];
+    }
+    attrs[attr] = 'bshd';
+  };
+  absorb([0], 'qLayout');
+  absorb([1, 2], 'kvLayout');
+  const readers = g.users(node.id);
+  const outPerm = readers.length === 1 && isHeadSwap(readers[0]) && !outputs.has(node.id) ? readers[0] : undefined;
+  if (outPerm) attrs.outLayout = 'bshd';
+  if (!swapped.size && !outPerm) return 0;
+  const at = outPerm ?? node;
+  const fresh = g.add({ op: 'attention', inputs, attrs, type: at.type, scope: node.scope }, { before: node.id });
+  g.replaceAllUses(at.id, fresh.id);
+  if (outPerm) g.remove(outPerm.id);
+  g.remove(node.id);
+  removeUnused(g, [...swapped]);
+  return swapped.size + (outPerm ? 1 : 0);
 }
 
 /** Removes `ids` (and then their inputs among them) once nothing reads them. */

@@ -18,6 +18,7 @@ import { shardPass } from './shard.js';
 import { checkFrozenStorage, halfStoragePass, type FrozenStorage } from './half-storage.js';
 import { planMemory, type MemoryPlan } from './memory.js';
 import { adamwPass, type AdamWOptions } from './optimizer.js';
+import { padsToConcatPass } from './pads-to-concat.js';
 import { CompileError, type Pass, type PassContext, type Property } from './pass.js';
 
 export interface CompileOptions {
@@ -66,6 +67,7 @@ export function defaultPipeline(opts: CompileOptions): Pass[] {
   if (opts.train) {
     passes.push(autodiffPass(opts.autodiff));
     if (opts.optimizer !== false) passes.push(adamwPass(opts.optimizer ?? {}));
+    passes.push(padsToConcatPass); // slice gradients summed as pads become one concat
   } else {
     passes.push(inferencePass);
   }

@@ -6,6 +6,7 @@ export * from './dce.js';
 export * from './cse.js';
 export * from './fold.js';
 export * from './fusion.js';
+export * from './pads-to-concat.js';
 export * from './attention-fusion.js';
 export * from './memory.js';
 export * from './compile.js';

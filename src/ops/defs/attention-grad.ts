@@ -5,12 +5,16 @@
 //   attention_grad_kv  dk or dv of one key block (the sequence's, or the prefix's, summed over
 //                      the batch when the prefix has batch 1).
 // Each binds at most 7 inputs plus its output, within the 8 storage buffers WebGPU guarantees.
+// Every cotangent comes out in the layout (qLayout, kvLayout; see attention-layout.ts) of the
+// input it belongs to, and dO is read in outLayout, so autodiff adds no permute.
 
 import * as t from 'io-ts';
 import { formatShape, sameShape, ShapeError, type TensorType } from '../../graph/index.js';
 import { defineOp, type Kernel } from '../registry.js';
 import { bytesOf } from '../shape.js';
-import { AttentionAttrs, checkBlock, checkMask, checkQuery, forwardBlocks, forwardLayout, type AttentionLayout, type KeyBlock } from './attention-layout.js';
+import {
+  AttentionAttrs, checkBlock, checkMask, checkQuery, forwardBlocks, forwardLayout, headShape, headStrides, layoutStrides, LayoutAttrs, type AttentionLayout, type KeyBlock,
+} from './attention-layout.js';
 import { gradKVKernel, gradQKernel, statsKernel } from './attention-kernels.js';
 import { gradKVReference, gradQReference, statsReference } from './attention-reference.js';
 import { pairFlops } from './attention.js';
@@ -23,10 +27,13 @@ function checkLike(op: string, what: string, x: TensorType | undefined, shape: r
 
 // ---- dq ---------------------------------------------------------------------------------------
 
+/** The forward output's (and dO's) shape. */
+const outShape = (L: AttentionLayout, a: LayoutAttrs): number[] => headShape(a.outLayout, L.B, L.H, L.S, L.dh);
+
 /** Inputs: the forward's (q, k, v, [kp, vp], [mask]) then dO. */
 function gradQLayout(inputs: readonly TensorType[], a: AttentionAttrs): AttentionLayout {
   const L = forwardLayout('attention_grad_q', inputs.slice(0, -1), a);
-  checkLike('attention_grad_q', 'dy', inputs[inputs.length - 1], inputs[0].shape);
+  checkLike('attention_grad_q', 'dy', inputs[inputs.length - 1], outShape(L, a));
   return L;
 }
 
@@ -65,8 +72,8 @@ function statsLayout(inputs: readonly TensorType[], a: AttentionAttrs): Attentio
   const kp = a.prefix ? [inputs[2], inputs[2]] : [];
   // The forward's layout with the keys standing in for the values (same shapes).
   const L = forwardLayout('attention_stats', [q, k, k, ...kp, ...(a.masked ? [inputs[want - 3]] : [])], a);
-  checkLike('attention_stats', 'dy', inputs[want - 2], q.shape);
-  checkLike('attention_stats', 'out', inputs[want - 1], q.shape);
+  checkLike('attention_stats', 'dy', inputs[want - 2], outShape(L, a));
+  checkLike('attention_stats', 'out', inputs[want - 1], outShape(L, a));
   return L;
 }
 
@@ -99,7 +106,8 @@ export const attentionStats = defineOp<AttentionAttrs>({
 
 // ---- dk, dv of one key block ------------------------------------------------------------------
 
-const GradKVAttrs = t.intersection([t.type({
+/** Layouts: q's, the block's (keys, values and the result; a prefix block is 'bhsd') and dO's. */
+const GradKVAttrs = t.intersection([LayoutAttrs, t.type({
   scale: t.number,
   wrt: t.keyof({ k: null, v: null }),
   masked: t.boolean,
@@ -119,23 +127,24 @@ interface KVLayout {
   readonly statsInput: number;
 }
 
-/** Inputs: q, keys [1 or B,H,n,dh], values (wrt k only), [mask], dy, stats. */
+/** Inputs: q, keys [1 or B,H,n,dh] (or [B,n,H,dh]), values (wrt k only), [mask], dy, stats. */
 function kvLayout(inputs: readonly TensorType[], a: GradKVAttrs): KVLayout {
   const op = 'attention_grad_kv';
   const want = 4 + (a.wrt === 'k' ? 1 : 0) + (a.masked ? 1 : 0);
   if (inputs.length !== want) throw new ShapeError(`${op} takes q, keys${a.wrt === 'k' ? ', values' : ''}${a.masked ? ', mask' : ''}, dy, stats (${want} inputs) for wrt=${a.wrt}, got ${inputs.length}`);
-  const q = checkQuery(op, inputs[0]);
-  const { n, Bk } = checkBlock(op, 'keys', inputs[1], q, true);
+  const q = checkQuery(op, inputs[0], a.qLayout);
+  const { n, Bk } = checkBlock(op, 'keys', inputs[1], q, a.kvLayout !== 'bshd', a.kvLayout);
   if (a.wrt === 'k') checkLike(op, 'values', inputs[2], inputs[1].shape);
   if (a.maskOffset < 0) throw new ShapeError(`${op} maskOffset must be >= 0, got ${a.maskOffset}`);
   const maskInput = a.masked ? want - 3 : undefined;
   const mask = maskInput === undefined ? undefined : checkMask(op, inputs[maskInput], q, (w) => w >= a.maskOffset + n, `>= ${a.maskOffset + n} (maskOffset + keys)`);
-  checkLike(op, 'dy', inputs[want - 2], inputs[0].shape);
+  checkLike(op, 'dy', inputs[want - 2], headShape(a.outLayout, q.B, q.H, q.S, q.dh));
   checkLike(op, 'stats', inputs[want - 1], [q.B, q.H, q.S, 2]);
   if (a.causal && n < q.S) throw new ShapeError(`${op} causal keys need at least as many keys as queries, got ${formatShape(inputs[1].shape)} for q ${formatShape(inputs[0].shape)}`);
-  const L: AttentionLayout = { ...q, T: n, P: 0, Bp: q.B, mask };
+  const L: AttentionLayout = { ...q, T: n, P: 0, Bp: q.B, mask, ...layoutStrides(q, a), kvLayout: a.kvLayout };
+  const shared = Bk === 1 && q.B > 1;
   const block: KeyBlock = {
-    keys: 1, values: a.wrt === 'k' ? 2 : undefined, n, shared: Bk === 1 && q.B > 1, maskCol: a.masked ? a.maskOffset : undefined, causal: a.causal ? n - q.S : undefined,
+    keys: 1, values: a.wrt === 'k' ? 2 : undefined, n, shared, strides: headStrides(a.kvLayout, q.H, n, q.dh, shared), maskCol: a.masked ? a.maskOffset : undefined, causal: a.causal ? n - q.S : undefined,
   };
   return { L, block, maskInput, dyInput: want - 2, statsInput: want - 1 };
 }

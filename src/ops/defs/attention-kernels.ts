@@ -15,7 +15,7 @@
 import type { TensorType } from '../../graph/index.js';
 import type { Kernel, KernelTarget } from '../registry.js';
 import { bindings, f32 } from '../wgsl.js';
-import type { AttentionLayout, KeyBlock, MaskLayout } from './attention-layout.js';
+import type { AttentionLayout, KeyBlock, MaskLayout, Strides } from './attention-layout.js';
 
 const LANES = 8;
 const D = (dh: number): number[] => [...Array(dh).keys()];
@@ -49,9 +49,10 @@ function maskRow(m: MaskLayout, b: string, h: string, i: string): string {
   return terms.length ? terms.join(' + ') : '0u';
 }
 
-/** Block rows start at ((batch) * H + h) * n * dh; a shared (batch-1) block ignores b. */
-function blockBase(L: AttentionLayout, blk: KeyBlock, b: string, h: string): string {
-  return blk.shared ? `${h} * ${blk.n * L.dh}u` : `(${b} * ${L.H}u + ${h}) * ${blk.n * L.dh}u`;
+/** u32 offset of row `i` of head `h`, batch `b` of a head tensor (either layout; zero strides dropped). */
+function rowAt(st: Strides, b: string, h: string, i: string): string {
+  const terms = [[b, st.b], [h, st.h], [i, st.i]].filter(([, k]) => k !== 0).map(([v, k]) => `${v} * ${k}u`);
+  return terms.length ? terms.join(' + ') : '0u';
 }
 
 function maskTerm(blk: KeyBlock, maskInput: number | undefined, row: string, j: string): string {
@@ -118,11 +119,14 @@ export interface QueryKernelSpec {
   readonly target: KernelTarget;
 }
 
-/** Row r = (b*H + h)*S + qi; q pre-scaled into q0..; `mrow` the mask row offset. */
+/**
+ * Row r = (b*H + h)*S + qi (the statistics' index); `qo`, `oo` the offsets of the row in q and in
+ * the output (or dO); q pre-scaled into q0..; `mrow` the mask row offset.
+ */
 function queryFrame(s: QueryKernelSpec): string {
   const { L } = s;
   const lines = [
-    `let qi = li;\n  let r = bh * ${L.S}u + qi;\n  let h = bh % ${L.H}u;\n  let b = bh / ${L.H}u;\n  let qo = r * ${L.dh}u;`,
+    `let qi = li;\n  let r = bh * ${L.S}u + qi;\n  let h = bh % ${L.H}u;\n  let b = bh / ${L.H}u;\n  let qo = ${rowAt(L.q, 'b', 'h', 'qi')};\n  let oo = ${rowAt(L.o, 'b', 'h', 'qi')};`,
     ownRow('q', 0, 'qo', L.dh, f32(s.scale)),
   ];
   if (L.mask && s.maskInput !== undefined) lines.push(`let mrow = ${maskRow(L.mask, 'b', 'h', 'qi')};`);
@@ -131,7 +135,7 @@ function queryFrame(s: QueryKernelSpec): string {
 
 /**
  * Loops over every key of every block; `body` sees the score `s`, the key row k0.. and the row
- * offset `ko` (values share the keys' layout); `values` also loads the value row v0...
+ * offset `ko` (values share the keys' strides); `values` also loads the value row v0...
  */
 function keyLoops(s: QueryKernelSpec, mode: Mode, values: boolean, body: string): string {
   const dh = s.L.dh;
@@ -139,7 +143,7 @@ function keyLoops(s: QueryKernelSpec, mode: Mode, values: boolean, body: string)
     if (values && blk.values === undefined) throw new Error('attention kernel: a block without values');
     const { upTo, vis } = causalKeys(blk);
     return `${loop('j', blk.n, blk.keys, '0u', upTo)} {
-    let ko = ${blockBase(s.L, blk, 'b', 'h')} + j * ${dh}u;
+    let ko = ${rowAt(blk.strides, 'b', 'h', 'j')};
     let vis = ${vis};
     ${sharedRow(mode, 'k', blk.keys, 'ko', dh)}
     ${values ? sharedRow(mode, 'v', blk.values!, 'ko', dh) : ''}
@@ -161,7 +165,7 @@ export function forwardKernel(s: QueryKernelSpec): Kernel {
     let e = select(0.0f, exp(s - m), vis);
     l = l + e;
     ${each(dh, (d) => `a${d} = a${d} + e * v${d};`)}`),
-    `if (live) {\n  let inv = 1.0f / l;\n  ${storeRow('a', 'qo', dh, 'inv')}\n  }`,
+    `if (live) {\n  let inv = 1.0f / l;\n  ${storeRow('a', 'oo', dh, 'inv')}\n  }`,
   ].join('\n  '));
 }
 
@@ -172,7 +176,7 @@ export function statsKernel(s: QueryKernelSpec, dyInput: number, outInput: numbe
     queryFrame(s),
     'var m = -3.0e38f;\n  var l = 0.0f;',
     keyLoops(s, mode, false, 'if (vis && s > m) { l = l * exp(m - s); m = s; }\n    l = l + select(0.0f, exp(s - m), vis);'),
-    `var dd = 0.0f;\n  for (var d = 0u; d < ${dh}u; d++) { dd = dd + in${dyInput}[qo + d] * in${outInput}[qo + d]; }`,
+    `var dd = 0.0f;\n  for (var d = 0u; d < ${dh}u; d++) { dd = dd + in${dyInput}[oo + d] * in${outInput}[oo + d]; }`,
     'if (live) {\n  out[r * 2u] = m + log(l);\n  out[r * 2u + 1u] = dd;\n  }',
   ].join('\n  '));
 }
@@ -186,7 +190,7 @@ export function gradQKernel(s: QueryKernelSpec, dyInput: number): Kernel {
   const dh = s.L.dh;
   return build(s.inputs, s.output, ...rows(s), s.target, 'attention_grad_q', (mode) => [
     queryFrame(s),
-    ownRow('g', dyInput, 'qo', dh),
+    ownRow('g', dyInput, 'oo', dh),
     'var m = -3.0e38f;\n  var l = 0.0f;\n  var cs = 0.0f;',
     keyLoops(s, mode, true, `let dp = ${dot('g', 'v', dh)};
     if (vis && s > m) { let c = exp(m - s); l = l * c; cs = cs * c; m = s; }
@@ -238,17 +242,18 @@ export function gradKVKernel(s: KeyKernelSpec): Kernel {
   const qFrom = c === undefined ? '0u' : `select(0u, li_first - ${c}u, li_first > ${c}u)`;
   const vis = c === undefined ? 'true' : `qi + ${c}u >= j`;
   return build(s.inputs, s.output, pairs, blk.n, s.target, `attention_grad_${s.wrt}`, (mode) => [
-    `let j = li;\n  let r = bh * ${blk.n}u + j;\n  let h = bh % ${L.H}u;\n  let bb = bh / ${L.H}u;\n  let ko = r * ${dh}u;`,
+    `let j = li;\n  let h = bh % ${L.H}u;\n  let bb = bh / ${L.H}u;\n  let ko = ${rowAt(blk.strides, 'bb', 'h', 'j')};`,
     ownRow('k', 1, 'ko', dh, f32(s.scale)),
     s.wrt === 'k' ? ownRow('v', 2, 'ko', dh) : '',
     zeros('a', dh),
     `${batches}
     ${loop('qi', L.S, 0, qFrom)} {
       let qr = (b * ${L.H}u + h) * ${L.S}u + qi;
-      let qo = qr * ${dh}u;
+      let qo = ${rowAt(L.q, 'b', 'h', 'qi')};
+      let oo = ${rowAt(L.o, 'b', 'h', 'qi')};
       ${mrow}
       ${sharedRow(mode, 'q', 0, 'qo', dh)}
-      ${sharedRow(mode, 'g', s.dyInput, 'qo', dh)}
+      ${sharedRow(mode, 'g', s.dyInput, 'oo', dh)}
       ${stats(mode)}
       let p = select(0.0f, exp(${dot('k', 'q', dh)}${maskTerm(blk, s.maskInput, 'mrow', 'j')} - lse), ${vis});
       ${update}

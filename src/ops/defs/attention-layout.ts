@@ -13,9 +13,24 @@ import { formatShape, formatType, ShapeError, type TensorType } from '../../grap
  * j <= i + (T - S) (the queries are the last T positions, as `causal_mask`; needs T >= S), and
  * kernels skip the keys it hides.
  */
+export const HeadLayout = t.keyof({ bhsd: null, bshd: null });
+/**
+ * 'bhsd' [B,H,S,dh] (the default) or 'bshd' [B,S,H,dh], the "heads-inner" layout the
+ * projections produce, read and written with strides so no permute copies it.
+ */
+export type HeadLayout = t.TypeOf<typeof HeadLayout>;
+
+/**
+ * Layouts of q (and dq), of the sequence's k and v (and dk, dv; the prefix is always 'bhsd') and
+ * of the output (and its cotangent dO); absent means 'bhsd'.
+ */
+export const LayoutAttrs = t.partial({ qLayout: HeadLayout, kvLayout: HeadLayout, outLayout: HeadLayout });
+export type LayoutAttrs = t.TypeOf<typeof LayoutAttrs>;
+
 export const AttentionAttrs = t.intersection([
   t.type({ scale: t.number, prefix: t.boolean, masked: t.boolean }),
   t.partial({ causal: t.boolean }),
+  LayoutAttrs,
 ]);
 export type AttentionAttrs = t.TypeOf<typeof AttentionAttrs>;
 
@@ -25,13 +40,31 @@ export interface MaskLayout {
   readonly strides: readonly [number, number, number];
 }
 
-/** A run of keys (and values) laid out [Bk,H,n,dh]; `shared`: Bk = 1 read by every batch. */
+/** Element (b, h, row i, d) of a head tensor lives at b*b + h*h + i*i + d (b = 0: batch broadcast). */
+export interface Strides {
+  readonly b: number;
+  readonly h: number;
+  readonly i: number;
+}
+
+/** The shape of a head tensor with `n` rows per head in `layout`. */
+export const headShape = (layout: HeadLayout | undefined, B: number, H: number, n: number, dh: number): number[] => (layout === 'bshd' ? [B, n, H, dh] : [B, H, n, dh]);
+
+/** Strides of a head tensor with `n` rows per head in `layout`; `shared`: batch 1 read by every batch. */
+export function headStrides(layout: HeadLayout | undefined, H: number, n: number, dh: number, shared = false): Strides {
+  const s = layout === 'bshd' ? { b: n * H * dh, h: dh, i: H * dh } : { b: H * n * dh, h: n * dh, i: dh };
+  return shared ? { ...s, b: 0 } : s;
+}
+
+/** A run of keys (and values) [Bk,H,n,dh] or [Bk,n,H,dh]; `shared`: Bk = 1 read by every batch. */
 export interface KeyBlock {
   /** Input indices of the keys and (when the kernel reads them) the values. */
   readonly keys: number;
   readonly values?: number;
   readonly n: number;
   readonly shared: boolean;
+  /** Where its rows live (keys and values share them). */
+  readonly strides: Strides;
   /** Mask column of this block's key 0; absent: the block's scores get no mask term. */
   readonly maskCol?: number;
   /** Causal offset c: query i sees key j of this block only if j <= i + c. Absent: every key. */
@@ -50,6 +83,11 @@ export interface AttentionLayout {
   readonly mask?: MaskLayout;
   /** Whether the sequence keys are causal (see AttentionAttrs). */
   readonly causal?: boolean;
+  /** Where the rows of q (and dq) and of the output (and dO) live. */
+  readonly q: Strides;
+  readonly o: Strides;
+  /** The sequence keys' (and values') layout. */
+  readonly kvLayout?: HeadLayout;
 }
 
 function checkF32(op: string, what: string, x: TensorType | undefined): TensorType {
@@ -58,22 +96,29 @@ function checkF32(op: string, what: string, x: TensorType | undefined): TensorTy
   return x;
 }
 
-/** q [B,H,S,dh]: the query layout every attention op shares. */
-export function checkQuery(op: string, q: TensorType | undefined): { B: number; H: number; S: number; dh: number } {
+/** q [B,H,S,dh] (or [B,S,H,dh] in layout 'bshd'): the query layout every attention op shares. */
+export function checkQuery(op: string, q: TensorType | undefined, layout?: HeadLayout): { B: number; H: number; S: number; dh: number } {
   const x = checkF32(op, 'q', q);
-  if (x.shape.length !== 4 || x.shape[3] < 1) throw new ShapeError(`${op} q must be [B,H,S,dh] with dh >= 1, got ${formatShape(x.shape)}`);
-  const [B, H, S, dh] = x.shape;
-  return { B, H, S, dh };
+  const bshd = layout === 'bshd';
+  if (x.shape.length !== 4 || x.shape[3] < 1) throw new ShapeError(`${op} q must be ${bshd ? '[B,S,H,dh]' : '[B,H,S,dh]'} with dh >= 1 (qLayout ${layout ?? 'bhsd'}), got ${formatShape(x.shape)}`);
+  const [B, a, c, dh] = x.shape;
+  return bshd ? { B, H: c, S: a, dh } : { B, H: a, S: c, dh };
 }
 
-/** A key or value block [Bk,H,n,dh] with Bk = B (or 1 when `sharedOk`); returns n and whether Bk = 1 < B. */
-export function checkBlock(op: string, what: string, x: TensorType | undefined, q: { B: number; H: number; dh: number }, sharedOk: boolean): { n: number; Bk: number } {
+/**
+ * A key or value block [Bk,H,n,dh] ([Bk,n,H,dh] in layout 'bshd') with Bk = B (or 1 when
+ * `sharedOk`); returns n and Bk.
+ */
+export function checkBlock(op: string, what: string, x: TensorType | undefined, q: { B: number; H: number; dh: number }, sharedOk: boolean, layout?: HeadLayout): { n: number; Bk: number } {
   const y = checkF32(op, what, x);
-  const [Bk, H, n, dh] = y.shape;
+  const bshd = layout === 'bshd';
+  const [Bk, a, c, dh] = y.shape;
+  const [H, n] = bshd ? [c, a] : [a, c];
   const batchOk = Bk === q.B || (sharedOk && Bk === 1);
   if (y.shape.length !== 4 || !batchOk || H !== q.H || dh !== q.dh) {
-    const want = sharedOk ? `[${q.B === 1 ? '1' : `1 or ${q.B}`},${q.H},n,${q.dh}]` : `[${q.B},${q.H},n,${q.dh}]`;
-    throw new ShapeError(`${op} ${what} must be ${want} (batch, heads and head size of q), got ${formatShape(y.shape)}`);
+    const batch = sharedOk ? (q.B === 1 ? '1' : `1 or ${q.B}`) : `${q.B}`;
+    const want = bshd ? `[${batch},n,${q.H},${q.dh}]` : `[${batch},${q.H},n,${q.dh}]`;
+    throw new ShapeError(`${op} ${what} must be ${want} (batch, heads and head size of q; layout ${layout ?? 'bhsd'}), got ${formatShape(y.shape)}`);
   }
   return { n, Bk };
 }
@@ -99,9 +144,9 @@ export function forwardLayout(op: string, inputs: readonly TensorType[], a: Atte
   if (inputs.length !== want) {
     throw new ShapeError(`${op} takes q, k, v${a.prefix ? ', kp, vp' : ''}${a.masked ? ', mask' : ''} (${want} inputs) for prefix=${a.prefix} masked=${a.masked}, got ${inputs.length}`);
   }
-  const q = checkQuery(op, inputs[0]);
-  const { n: T } = checkBlock(op, 'k', inputs[1], q, false);
-  const { n: Tv } = checkBlock(op, 'v', inputs[2], q, false);
+  const q = checkQuery(op, inputs[0], a.qLayout);
+  const { n: T } = checkBlock(op, 'k', inputs[1], q, false, a.kvLayout);
+  const { n: Tv } = checkBlock(op, 'v', inputs[2], q, false, a.kvLayout);
   if (Tv !== T) throw new ShapeError(`${op} v has ${Tv} positions but k has ${T}`);
   let P = 0, Bp = q.B;
   if (a.prefix) {
@@ -114,7 +159,12 @@ export function forwardLayout(op: string, inputs: readonly TensorType[], a: Atte
   if (T + P < 1) throw new ShapeError(`${op} needs at least one key, got k ${formatShape(inputs[1].shape)}`);
   if (a.causal && T < q.S) throw new ShapeError(`${op} causal attention needs at least as many keys as queries, got k ${formatShape(inputs[1].shape)} for q ${formatShape(inputs[0].shape)}`);
   const mask = a.masked ? checkMask(op, inputs[inputs.length - 1], q, (w) => w === P + T || w === T, P ? `= ${P + T} (prefix and sequence keys) or ${T} (sequence keys; the prefix is visible)` : `= ${T}`) : undefined;
-  return { ...q, T, P, Bp, mask, causal: a.causal === true };
+  return { ...q, T, P, Bp, mask, causal: a.causal === true, ...layoutStrides(q, a), kvLayout: a.kvLayout };
+}
+
+/** Strides of q and of the output for the query dimensions `q` and the layout attributes. */
+export function layoutStrides(q: { H: number; S: number; dh: number }, a: LayoutAttrs): { q: Strides; o: Strides } {
+  return { q: headStrides(a.qLayout, q.H, q.S, q.dh), o: headStrides(a.outLayout, q.H, q.S, q.dh) };
 }
 
 /** Input indices of the keys and values an op reads (values absent where its kernel needs none). */
@@ -131,8 +181,9 @@ export function forwardBlocks(L: AttentionLayout, at: BlockInputs): KeyBlock[] {
   const blocks: KeyBlock[] = [];
   if (L.P > 0) {
     if (at.kp === undefined) throw new ShapeError('attention: a prefix block needs its keys input');
-    blocks.push({ keys: at.kp, values: at.vp, n: L.P, shared: L.Bp === 1 && L.B > 1, maskCol: coversPrefix ? 0 : undefined });
+    const shared = L.Bp === 1 && L.B > 1;
+    blocks.push({ keys: at.kp, values: at.vp, n: L.P, shared, strides: headStrides('bhsd', L.H, L.P, L.dh, shared), maskCol: coversPrefix ? 0 : undefined });
   }
-  blocks.push({ keys: at.k, values: at.v, n: L.T, shared: false, maskCol: L.mask ? L.mask.width - L.T : undefined, causal: L.causal ? L.T - L.S : undefined });
+  blocks.push({ keys: at.k, values: at.v, n: L.T, shared: false, strides: headStrides(L.kvLayout, L.H, L.T, L.dh), maskCol: L.mask ? L.mask.width - L.T : undefined, causal: L.causal ? L.T - L.S : undefined });
   return blocks;
 }

@@ -3,11 +3,14 @@
 
 import type { TensorType } from '../../graph/index.js';
 import { hostZeros, type HostTensor } from '../host.js';
-import type { AttentionLayout, KeyBlock } from './attention-layout.js';
+import type { AttentionLayout, KeyBlock, Strides } from './attention-layout.js';
+
+/** Row i of head h, batch b of a head tensor with strides `st` (either layout): its offset. */
+const at = (st: Strides, b: number, h: number, i: number): number => b * st.b + h * st.h + i * st.i;
 
 /** One key of one block for batch b, head h: the offset of its row. */
-function rowOf(L: AttentionLayout, blk: KeyBlock, b: number, h: number, j: number): number {
-  return (((blk.shared ? 0 : b) * L.H + h) * blk.n + j) * L.dh;
+function rowOf(blk: KeyBlock, b: number, h: number, j: number): number {
+  return at(blk.strides, b, h, j);
 }
 
 function dot(x: HostTensor, xo: number, y: HostTensor, yo: number, n: number): number {
@@ -24,8 +27,8 @@ function maskValue(L: AttentionLayout, blk: KeyBlock, mask: HostTensor | undefin
 
 /** Score of query (b,h,i) against key j of `blk`. */
 function score(L: AttentionLayout, ins: readonly HostTensor[], blk: KeyBlock, mask: HostTensor | undefined, scale: number, b: number, h: number, i: number, j: number): number {
-  const qo = ((b * L.H + h) * L.S + i) * L.dh;
-  return scale * dot(ins[0], qo, ins[blk.keys], rowOf(L, blk, b, h, j), L.dh) + maskValue(L, blk, mask, b, h, i, j);
+  const qo = at(L.q, b, h, i);
+  return scale * dot(ins[0], qo, ins[blk.keys], rowOf(blk, b, h, j), L.dh) + maskValue(L, blk, mask, b, h, i, j);
 }
 
 const visible = (blk: KeyBlock, i: number, j: number): boolean => blk.causal === undefined || j <= i + blk.causal;
@@ -57,18 +60,19 @@ export interface QuerySide {
   readonly scale: number;
 }
 
-function forEachQuery(L: AttentionLayout, f: (b: number, h: number, i: number, qo: number) => void): void {
-  for (let b = 0; b < L.B; b++) for (let h = 0; h < L.H; h++) for (let i = 0; i < L.S; i++) f(b, h, i, ((b * L.H + h) * L.S + i) * L.dh);
+/** Each query row: r its statistics index ((b*H + h)*S + i), qo and oo its offsets in q (dq) and in the output (dO). */
+function forEachQuery(L: AttentionLayout, f: (b: number, h: number, i: number, q: { r: number; qo: number; oo: number }) => void): void {
+  for (let b = 0; b < L.B; b++) for (let h = 0; h < L.H; h++) for (let i = 0; i < L.S; i++) f(b, h, i, { r: (b * L.H + h) * L.S + i, qo: at(L.q, b, h, i), oo: at(L.o, b, h, i) });
 }
 
 export function forwardReference(x: QuerySide, ins: readonly HostTensor[], out: TensorType): HostTensor {
   const { L } = x;
   const res = hostZeros(out);
-  forEachQuery(L, (b, h, i, qo) => {
+  forEachQuery(L, (b, h, i, { oo }) => {
     const row = softmaxRow(L, ins, x.blocks, x.mask, x.scale, b, h, i);
     row.keys.forEach(([blk, j], k) => {
-      const vo = rowOf(L, blk, b, h, j);
-      for (let d = 0; d < L.dh; d++) res.data[qo + d] += row.p[k] * ins[blk.values!].data[vo + d];
+      const vo = rowOf(blk, b, h, j);
+      for (let d = 0; d < L.dh; d++) res.data[oo + d] += row.p[k] * ins[blk.values!].data[vo + d];
     });
   });
   return res;
@@ -78,10 +82,9 @@ export function forwardReference(x: QuerySide, ins: readonly HostTensor[], out: 
 export function statsReference(x: QuerySide, ins: readonly HostTensor[], dy: HostTensor, o: HostTensor, out: TensorType): HostTensor {
   const { L } = x;
   const res = hostZeros(out);
-  forEachQuery(L, (b, h, i, qo) => {
-    const r = qo / L.dh;
+  forEachQuery(L, (b, h, i, { r, oo }) => {
     res.data[2 * r] = softmaxRow(L, ins, x.blocks, x.mask, x.scale, b, h, i).lse;
-    res.data[2 * r + 1] = dot(dy, qo, o, qo, L.dh);
+    res.data[2 * r + 1] = dot(dy, oo, o, oo, L.dh);
   });
   return res;
 }
@@ -89,12 +92,12 @@ export function statsReference(x: QuerySide, ins: readonly HostTensor[], dy: Hos
 export function gradQReference(x: QuerySide, ins: readonly HostTensor[], dy: HostTensor, out: TensorType): HostTensor {
   const { L } = x;
   const res = hostZeros(out);
-  forEachQuery(L, (b, h, i, qo) => {
+  forEachQuery(L, (b, h, i, { qo, oo }) => {
     const row = softmaxRow(L, ins, x.blocks, x.mask, x.scale, b, h, i);
-    const dp = row.keys.map(([blk, j]) => dot(dy, qo, ins[blk.values!], rowOf(L, blk, b, h, j), L.dh));
+    const dp = row.keys.map(([blk, j]) => dot(dy, oo, ins[blk.values!], rowOf(blk, b, h, j), L.dh));
     const D = dp.reduce((s, v, k) => s + row.p[k] * v, 0);
     row.keys.forEach(([blk, j], k) => {
-      const ko = rowOf(L, blk, b, h, j);
+      const ko = rowOf(blk, b, h, j);
       const ds = row.p[k] * (dp[k] - D);
       for (let d = 0; d < L.dh; d++) res.data[qo + d] += x.scale * ds * ins[blk.keys].data[ko + d];
     });
@@ -107,14 +110,13 @@ export function gradKVReference(x: QuerySide & { readonly wrt: 'k' | 'v' }, ins:
   const { L } = x;
   const blk = x.blocks[0];
   const res = hostZeros(out);
-  forEachQuery(L, (b, h, i, qo) => {
-    const r = qo / L.dh;
+  forEachQuery(L, (b, h, i, { r, qo, oo }) => {
     for (let j = 0; j < blk.n; j++) {
-      const ko = rowOf(L, blk, b, h, j);
+      const ko = rowOf(blk, b, h, j);
       const p = visible(blk, i, j) ? Math.exp(score(L, ins, blk, x.mask, x.scale, b, h, i, j) - stats.data[2 * r]) : 0;
-      const ds = x.wrt === 'k' ? p * (dot(dy, qo, ins[blk.values!], ko, L.dh) - stats.data[2 * r + 1]) * x.scale : p;
-      const src = x.wrt === 'k' ? ins[0] : dy;
-      for (let d = 0; d < L.dh; d++) res.data[ko + d] += ds * src.data[qo + d];
+      const ds = x.wrt === 'k' ? p * (dot(dy, oo, ins[blk.values!], ko, L.dh) - stats.data[2 * r + 1]) * x.scale : p;
+      const [src, so] = x.wrt === 'k' ? [ins[0], qo] : [dy, oo];
+      for (let d = 0; d < L.dh; d++) res.data[ko + d] += ds * src.data[so + d];
     }
   });
   return res;

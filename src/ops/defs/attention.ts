@@ -7,7 +7,7 @@
 import { defineOp, type Kernel } from '../registry.js';
 import { bytesOf } from '../shape.js';
 import type { Ref } from '../builder.js';
-import { AttentionAttrs, forwardBlocks, forwardLayout, type AttentionLayout } from './attention-layout.js';
+import { AttentionAttrs, forwardBlocks, forwardLayout, headShape, type AttentionLayout } from './attention-layout.js';
 import { forwardKernel } from './attention-kernels.js';
 import { forwardReference } from './attention-reference.js';
 
@@ -18,12 +18,12 @@ export const pairFlops = (L: AttentionLayout, perPair: number): number => L.B * 
 
 export const attention = defineOp<AttentionAttrs>({
   name: 'attention',
-  doc: 'softmax(scale·q·[kp;k]ᵀ + mask)·[vp;v] per head: q [B,H,S,dh], k/v [B,H,T,dh], optional prefix kp/vp [1 or B,H,P,dh], optional additive mask',
+  doc: 'softmax(scale·q·[kp;k]ᵀ + mask)·[vp;v] per head: q [B,H,S,dh], k/v [B,H,T,dh], out [B,H,S,dh] (each [B,·,H,dh] with qLayout/kvLayout/outLayout \'bshd\'), optional prefix kp/vp [1 or B,H,P,dh], optional additive mask',
   arity: 'variadic',
   attrs: AttentionAttrs,
   type(inputs, a) {
-    forwardLayout('attention', inputs, a);
-    return inputs[0];
+    const L = forwardLayout('attention', inputs, a);
+    return { shape: headShape(a.outLayout, L.B, L.H, L.S, L.dh), dtype: 'f32' };
   },
   reference(ins, a, out) {
     const L = forwardLayout('attention', ins, a);
@@ -51,12 +51,21 @@ export const attention = defineOp<AttentionAttrs>({
     // The sequence keys read mask columns W-T.., the prefix's 0..P-1 when the mask covers them.
     const seqCol = L.mask ? L.mask.width - L.T : 0;
     const prefixMasked = L.mask !== undefined && L.mask.width === L.P + L.T;
-    const grad = (wrt: 'k' | 'v', keys: Ref, vals: Ref, masked: boolean, maskOffset: number, causal: boolean): Ref =>
-      b.op('attention_grad_kv', [q, keys, ...(wrt === 'k' ? [vals] : []), ...(masked ? mask : []), dy, stats], { scale: attrs.scale, wrt, masked, maskOffset, ...(causal ? { causal } : {}) });
+    // Layouts: q's and dO's as the forward's; the block's own (the prefix is always 'bhsd'), so
+    // each cotangent comes out in the layout of the input it belongs to.
+    const layouts = (isPrefix: boolean): Record<string, string> => {
+      const r: Record<string, string> = {};
+      if (attrs.qLayout === 'bshd') r.qLayout = 'bshd';
+      if (attrs.outLayout === 'bshd') r.outLayout = 'bshd';
+      if (attrs.kvLayout === 'bshd' && !isPrefix) r.kvLayout = 'bshd';
+      return r;
+    };
+    const grad = (wrt: 'k' | 'v', keys: Ref, vals: Ref, masked: boolean, maskOffset: number, causal: boolean, isPrefix: boolean): Ref =>
+      b.op('attention_grad_kv', [q, keys, ...(wrt === 'k' ? [vals] : []), ...(masked ? mask : []), dy, stats], { scale: attrs.scale, wrt, masked, maskOffset, ...(causal ? { causal } : {}), ...layouts(isPrefix) });
     for (const i of kv) {
       const isPrefix = i >= 3;
       const [keys, vals] = isPrefix ? prefix : [k, v];
-      res[i] = grad(i % 2 === 1 ? 'k' : 'v', keys, vals, isPrefix ? prefixMasked : attrs.masked, isPrefix ? 0 : seqCol, !isPrefix && attrs.causal === true);
+      res[i] = grad(i % 2 === 1 ? 'k' : 'v', keys, vals, isPrefix ? prefixMasked : attrs.masked, isPrefix ? 0 : seqCol, !isPrefix && attrs.causal === true, isPrefix);
     }
     // The mask is data: no gradient (the fuse-attention pass leaves trainable masks unfused).
     return res;
