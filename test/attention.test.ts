@@ -271,6 +271,140 @@ describe('attention op: type errors name the input and the expected form', () =>
   });
 });
 
+// ---- a prefix read at its columns of a 2-D prompt (prefixLayout 'pc') ---------------------------
+
+interface ColumnCase {
+  name: string;
+  B: number; H: number; S: number; T: number; dh: number; P: number;
+  /** Prompt width and the keys' and values' first columns (both from the one prompt tensor). */
+  W: number; kCol: number; vCol: number;
+  /** Mask width P+T (covers the prefix) or T, or none. */
+  maskW?: 'PT' | 'T';
+  causal?: boolean;
+}
+
+const COLUMN_CASES: ColumnCase[] = [
+  { name: 'B 2, H 3, dh 5, P 3, columns 4 and 22 of 37, mask covering the prefix, causal', B: 2, H: 3, S: 4, T: 5, dh: 5, P: 3, W: 37, kCol: 4, vCol: 22, maskW: 'PT', causal: true },
+  { name: 'B 1, H 2, dh 3, P 5, values before keys (columns 17 and 1 of 25), sequence-only mask', B: 1, H: 2, S: 3, T: 4, dh: 3, P: 5, W: 25, kCol: 17, vCol: 1, maskW: 'T' },
+  { name: 'B 3, H 1, dh 7, P 2, columns 3 and 11 of 19, no mask', B: 3, H: 1, S: 2, T: 3, dh: 7, P: 2, W: 19, kCol: 3, vCol: 11 },
+];
+
+function columnFeeds(c: ColumnCase, seed: number): Record<string, HostTensor> {
+  const f: Record<string, HostTensor> = {
+    q: randomTensor([c.B, c.H, c.S, c.dh], seed), k: randomTensor([c.B, c.H, c.T, c.dh], seed + 1), v: randomTensor([c.B, c.H, c.T, c.dh], seed + 2),
+    x: randomTensor([c.P, c.W], seed + 3),
+  };
+  if (c.maskW) {
+    const W = c.maskW === 'PT' ? c.P + c.T : c.T;
+    f.mask = hostTensor([c.B, 1, c.S, W], 'f32', Array.from({ length: c.B * c.S * W }, (_, k) => (k % W > 0 && (k * 7) % 5 === 0 ? MASK_NEG : 0)));
+  }
+  return f;
+}
+
+const columnAttrs = (c: ColumnCase, f: Record<string, HostTensor>): Record<string, number | boolean | string> => ({
+  scale: 1 / Math.sqrt(c.dh), prefix: true, masked: f.mask !== undefined, causal: c.causal === true, prefixLayout: 'pc', kpColumn: c.kCol, vpColumn: c.vCol,
+});
+
+/** attention reading kp and vp at their columns of the one input x [P,W]; `ins` its inputs. */
+function columnAttention(b: GraphBuilder, c: ColumnCase, f: Record<string, HostTensor>): { y: Ref; ins: Ref[] } {
+  const inp = (n: string): Ref => b.input(n, f[n].shape);
+  const x = inp('x');
+  const ins = [inp('q'), inp('k'), inp('v'), x, x, ...(f.mask ? [inp('mask')] : [])];
+  return { y: b.op('attention', ins, columnAttrs(c, f)), ins };
+}
+
+/** The block at column `col` of x as a 'bhpd' prefix [1,H,P,dh], as deep-prompt.ts cuts it. */
+const blockAt = (b: GraphBuilder, x: Ref, c: ColumnCase, col: number): Ref =>
+  b.reshape(b.permute(b.reshape(b.slice(x, 1, col, col + c.H * c.dh), [c.P, c.H, c.dh]), [1, 0, 2]), [1, c.H, c.P, c.dh]);
+
+/** The same attention with the blocks cut out and read as a 'bhpd' prefix of batch 1. */
+function columnOracle(b: GraphBuilder, c: ColumnCase, f: Record<string, HostTensor>): Ref {
+  const inp = (n: string): Ref => b.input(n, f[n].shape);
+  const x = inp('x');
+  const attrs = { ...columnAttrs(c, f) };
+  for (const k of ['prefixLayout', 'kpColumn', 'vpColumn']) delete attrs[k];
+  return b.op('attention', [inp('q'), inp('k'), inp('v'), blockAt(b, x, c, c.kCol), blockAt(b, x, c, c.vCol), ...(f.mask ? [inp('mask')] : [])], attrs);
+}
+
+describe('attention op: a prefix read at its columns of a 2-D prompt (prefixLayout pc)', () => {
+  for (const c of COLUMN_CASES) {
+    for (const { name, target } of TARGETS) {
+      it(`${c.name} (${name} target): WGSL vs the reference vs the cut-out prefix`, async () => {
+        const f = columnFeeds(c, 17);
+        const { cpu } = await checkAgainstReference((b) => columnAttention(b, c, f).y, f, tol, undefined, target);
+        const oracle = new GraphBuilder();
+        oracle.output('y', columnOracle(oracle, c, f));
+        expectClose(cpu, new CpuExecutor('f64').runSync(oracle.graph, f, new Map()).get('y')!, tol, 'pc vs bhpd prefix');
+      });
+    }
+  }
+
+  it('backward ops on WebGPU vs the reference, each on its own; dkp, dvp [P,H*dh] as the bhpd ones', async () => {
+    for (const c of COLUMN_CASES) {
+      const f = columnFeeds(c, 31);
+      const dy = randomTensor([c.B, c.H, c.S, c.dh], 95);
+      const maskOffset = 0;
+      const prefixMasked = c.maskW === 'PT';
+      const grads = (pc: boolean) => (b: GraphBuilder): Ref => {
+        const g = b.input('dy', dy.shape);
+        const { y, ins } = pc ? columnAttention(b, c, f) : { y: columnOracle(b, c, f), ins: [] };
+        const node = b.graph.node(y.id);
+        const all = pc ? ins : node.inputs.map((i) => b.ref(i));
+        const attrs = node.attrs as Record<string, number | boolean | string>;
+        const mask = f.mask ? [all[all.length - 1]] : [];
+        const stats = b.op('attention_stats', [all[0], all[1], all[3], ...mask, g, y], attrs);
+        const dq = b.op('attention_grad_q', [...all, g], attrs);
+        const kv = { scale: 1 / Math.sqrt(c.dh), masked: prefixMasked, maskOffset, ...(pc ? { prefixLayout: 'pc', kpColumn: c.kCol, vpColumn: c.vCol } : {}) };
+        const pm = prefixMasked ? mask : [];
+        const dkp = b.op('attention_grad_kv', [all[0], all[3], all[4], ...pm, g, stats], { ...kv, wrt: 'k' });
+        const dvp = b.op('attention_grad_kv', [all[0], all[3], ...pm, g, stats], { ...kv, wrt: 'v' });
+        // bhpd [1,H,P,dh] -> [P,H*dh], the 'pc' gradient's layout.
+        const rows = (x: Ref): Ref => (pc ? x : b.reshape(b.permute(b.reshape(x, [c.H, c.P, c.dh]), [1, 0, 2]), [c.P, c.H * c.dh]));
+        if (pc) expect([dkp, dvp].map((x) => x.type.shape)).to.deep.equal([[c.P, c.H * c.dh], [c.P, c.H * c.dh]]);
+        return b.concat([stats, dq, rows(dkp), rows(dvp)].map((x) => b.reshape(x, [-1])), 0);
+      };
+      const want = new GraphBuilder();
+      want.output('y', grads(false)(want));
+      const ref = new CpuExecutor('f64').runSync(want.graph, { ...f, dy }, new Map()).get('y')!;
+      for (const { target } of TARGETS) {
+        const { cpu } = await checkAgainstReference(grads(true), { ...f, dy }, { rel: 1e-4, abs: 1e-5 }, undefined, target);
+        expectClose(cpu, ref, { rel: 1e-4, abs: 1e-5 }, `${c.name}: pc vs bhpd`);
+      }
+    }
+  });
+
+  for (const c of COLUMN_CASES) {
+    it(`${c.name}: gradients (x read twice, padded back to [P,W]) vs finite differences, and WebGPU vs CPU`, async () => {
+      const f = columnFeeds(c, 47);
+      await checkGradients((b) => columnAttention(b, c, f).y, f, { wrt: ['q', 'k', 'v', 'x'], maxElements: 24, gpuAbs: 2e-5 });
+    });
+  }
+
+  it('the gradient of a pc prefix is pad(attention_grad_kv [P,H*dh]) to [P,W] (no permute)', () => {
+    const c = COLUMN_CASES[0];
+    const f = columnFeeds(c, 5);
+    const b = new GraphBuilder();
+    const { y, ins } = columnAttention(b, c, f);
+    const before = b.graph.nodes.length;
+    const { grads } = appendBackward(b, y, b.input('dy', y.type.shape), [ins[3].id]);
+    const added = b.graph.nodes.slice(before);
+    expect(added.filter((n) => n.op === 'permute' || n.op === 'slice')).to.have.length(0);
+    expect(added.filter((n) => n.op === 'pad').map((n) => [n.attrs.before, n.attrs.after])).to.deep.equal([[c.kCol, c.W - c.kCol - c.H * c.dh], [c.vCol, c.W - c.vCol - c.H * c.dh]]);
+    expect(b.graph.node(grads.get(ins[3].id)!.id).type.shape).to.deep.equal([c.P, c.W]);
+  });
+
+  it('rejects bad columns and shapes, naming the field', () => {
+    const t = (shape: number[]): TensorType => ({ shape, dtype: 'f32' });
+    const q = t([2, 3, 4, 5]), k = t([2, 3, 6, 5]);
+    const type = (x: TensorType, y: TensorType, attrs: Record<string, unknown>) => () => getOp('attention').type([q, k, k, x, y], { scale: 1, prefix: true, masked: false, prefixLayout: 'pc', ...attrs }, q);
+    expect(getOp('attention').type([q, k, k, t([2, 40]), t([2, 40])], { scale: 1, prefix: true, masked: false, prefixLayout: 'pc', kpColumn: 0, vpColumn: 25 }, q).shape).to.deep.equal([2, 3, 4, 5]);
+    expect(type(t([2, 40]), t([2, 40]), { kpColumn: 0, vpColumn: 26 })).to.throw(/vpColumn must be an integer in \[0, 25\].*H\*dh = 15/);
+    expect(type(t([2, 40]), t([2, 40]), { vpColumn: 3 })).to.throw(/kpColumn must be an integer/);
+    expect(type(t([1, 2, 40]), t([2, 40]), { kpColumn: 0, vpColumn: 3 })).to.throw(/kp must be \[P,W\]/);
+    expect(type(t([2, 40]), t([3, 40]), { kpColumn: 0, vpColumn: 3 })).to.throw(/vp \[3,40\] must have the shape of kp \[2,40\]/);
+  });
+});
+
 // ---- the fuse-attention pass --------------------------------------------------------------------
 
 type Kind = 'gpt2' | 'bert';
@@ -306,6 +440,13 @@ describe('fuse-attention pass: same loss and gradients as the unfused program', 
           const copies = on.graph.nodes.filter((n) => (n.op === 'broadcast_to' || n.op === 'concat') && !n.scope.startsWith('grad'));
           expect(copies.length, 'prefix copies left').to.equal(0);
           expect(on.graph.nodes.filter((n) => n.op === 'attention').every((n) => n.attrs.prefix === true)).to.equal(true);
+          // The prefix is read at its columns of the prompt: no per-layer slice or permute copies
+          // it forward, and its gradient is padded back without a permute.
+          expect(on.graph.nodes.filter((n) => n.op === 'attention').map((n) => n.attrs.prefixLayout)).to.deep.equal(['pc', 'pc']);
+          const inPrefix = (g: Graph, ops: string[], grad: boolean) => g.nodes.filter((n) => ops.includes(n.op) && /\.prefix$/.test(n.scope) && n.scope.startsWith('grad') === grad).length;
+          expect(inPrefix(off.graph, ['permute'], false), 'prefix permutes unfused').to.be.above(0);
+          expect(inPrefix(on.graph, ['permute', 'slice'], false), 'prefix slices/permutes fused').to.equal(0);
+          expect(inPrefix(on.graph, ['permute'], true), 'prefix backward permutes fused').to.equal(0);
         }
         // The head split/merge permutes around attention are absorbed (forward and backward); a
         // prefix's own reshaping (scope ...attn.prefix) is not attention's.

@@ -9,9 +9,11 @@
 // The head permutes around it (q, k, v = permute(x [B,S,H,dh], [0,2,1,3]), the output's only
 // reader permute(o, [0,2,1,3])) are absorbed: the node reads and writes the heads-inner layout
 // [B,S,H,dh] itself (attrs qLayout, kvLayout, outLayout), so neither pass nor autodiff copies.
+// A prefix cut from a 2-D prompt (deep-prompt.ts: reshape(permute(reshape(slice(X, 1, c, c+H*dh),
+// [P,H,dh]), [1,0,2]), [1,H,P,dh])) is read from X itself at column c (prefixLayout 'pc').
 
 import { sameShape, type AttrValue, type Graph, type Node } from '../graph/index.js';
-import { normalizeAxis } from '../ops/index.js';
+import { normalizeAxis, sliceRange } from '../ops/index.js';
 import { dependents } from './autodiff.js';
 import type { Pass } from './pass.js';
 
@@ -19,11 +21,13 @@ import type { Pass } from './pass.js';
 interface Split {
   readonly seq: number;
   readonly prefix?: number;
+  /** The prefix is columns column.. of the 2-D `prefix` (prefixLayout 'pc'). */
+  readonly column?: number;
 }
 
 export const attentionFusionPass: Pass = {
   name: 'fuse-attention',
-  description: 'fuse matmul -> scale -> softmax -> matmul attention (and a concatenated key/value prefix, and the head permutes around it) into one attention op',
+  description: 'fuse matmul -> scale -> softmax -> matmul attention (and a concatenated key/value prefix, read in place or at its columns of a 2-D prompt, and the head permutes around it) into one attention op',
   requires: ['frozen'],
   ensures: [],
   run(graph: Graph, ctx) {
@@ -35,7 +39,8 @@ export const attentionFusionPass: Pass = {
       const m = g.has(out.id) ? match(g, out, trained) : undefined;
       if (!m) continue;
       const inputs = [m.q, m.k.seq, m.v.seq, ...(m.k.prefix !== undefined ? [m.k.prefix, m.v.prefix!] : []), ...(m.mask !== undefined ? [m.mask] : [])];
-      const attrs = { scale: m.scale, prefix: m.k.prefix !== undefined, masked: m.mask !== undefined, ...(m.causal ? { causal: true } : {}) };
+      const columns: Record<string, AttrValue> = m.k.column !== undefined ? { prefixLayout: 'pc', kpColumn: m.k.column, vpColumn: m.v.column! } : {};
+      const attrs = { scale: m.scale, prefix: m.k.prefix !== undefined, masked: m.mask !== undefined, ...(m.causal ? { causal: true } : {}), ...columns };
       const node = g.add({ op: 'attention', inputs, attrs, type: out.type, scope: out.scope }, { before: out.id });
       g.replaceAllUses(out.id, node.id);
       for (const id of [out.id, ...m.chain]) g.remove(id);
@@ -116,7 +121,41 @@ function match(g: Graph, out: Node, trained: ReadonlySet<number>): Match | undef
     // width 1 with T = 1 broadcast over the prefix too, so it must not be read as sequence-only).
     if (mask !== undefined && !maskFits(g.node(mask), [B, H, q.type.shape[2]], padded ? [T] : [T + P(k)])) return undefined;
   }
+  // Both prefix blocks cut from 2-D tensors of one shape: read those in place.
+  const kc = promptColumns(g, k), vc = promptColumns(g, v);
+  if (kc && vc && sameShape(g.node(kc.tensor).type.shape, g.node(vc.tensor).type.shape)) {
+    k = { seq: k.seq, prefix: kc.tensor, column: kc.column };
+    v = { seq: v.seq, prefix: vc.tensor, column: vc.column };
+    copies.push(...kc.chain, ...vc.chain);
+  }
   return { q: q.id, k, v, mask, causal, scale, chain, copies: [...copies, kFull.id, vFull.id] };
+}
+
+/**
+ * A batch-1 prefix [1,H,P,dh] = reshape(permute(reshape(slice(X [P,W], 1, c, c + H*dh), [P,H,dh]),
+ * [1,0,2]), [1,H,P,dh]), each step (and the broadcast_to the split stripped, if any) read by
+ * nothing else: X, c and the chain (removed once the node reads X).
+ */
+function promptColumns(g: Graph, s: Split): { tensor: number; column: number; chain: number[] } | undefined {
+  if (s.prefix === undefined) return undefined;
+  const outputs = new Set(g.outputs.values());
+  const sole = (n: Node): boolean => g.users(n.id).length === 1 && !outputs.has(n.id);
+  const pre = g.node(s.prefix);
+  const reader = g.users(pre.id);
+  if (!sole(pre) || (reader[0].op === 'broadcast_to' && !sole(reader[0]))) return undefined;
+  const [one, H, P, dh] = pre.type.shape;
+  if (pre.op !== 'reshape' || pre.type.shape.length !== 4 || one !== 1) return undefined;
+  const perm = g.node(pre.inputs[0]);
+  if (perm.op !== 'permute' || JSON.stringify(perm.attrs.perm) !== '[1,0,2]' || !sole(perm)) return undefined;
+  const split = g.node(perm.inputs[0]);
+  if (split.op !== 'reshape' || !sameShape(split.type.shape, [P, H, dh]) || !sole(split)) return undefined;
+  const cut = g.node(split.inputs[0]);
+  if (cut.op !== 'slice' || cut.type.shape.length !== 2 || normalizeAxis(Number(cut.attrs.axis), 2) !== 1 || !sole(cut)) return undefined;
+  const x = g.node(cut.inputs[0]);
+  if (x.type.dtype !== 'f32' || x.type.shape[0] !== P) return undefined;
+  const [start, end] = sliceRange({ start: Number(cut.attrs.start), end: Number(cut.attrs.end) }, x.type.shape[1]);
+  if (end - start !== H * dh) return undefined;
+  return { tensor: x.id, column: start, chain: [pre.id, perm.id, split.id, cut.id] };
 }
 
 /** concat([X, seq], 2) with X [1 or B,H,P,dh] (read before its broadcast_to when it has one). */

@@ -13,7 +13,8 @@ import { formatShape, sameShape, ShapeError, type TensorType } from '../../graph
 import { defineOp, type Kernel } from '../registry.js';
 import { bytesOf } from '../shape.js';
 import {
-  AttentionAttrs, checkBlock, checkMask, checkQuery, forwardBlocks, forwardLayout, headShape, headStrides, layoutStrides, LayoutAttrs, type AttentionLayout, type KeyBlock,
+  AttentionAttrs, checkBlock, checkColumns, checkMask, checkQuery, columnStrides, forwardBlocks, forwardLayout, headShape, headStrides, layoutStrides, LayoutAttrs, PrefixAttrs,
+  type AttentionLayout, type KeyBlock,
 } from './attention-layout.js';
 import { gradKVKernel, gradQKernel, statsKernel } from './attention-kernels.js';
 import { gradKVReference, gradQReference, statsReference } from './attention-reference.js';
@@ -70,8 +71,8 @@ function statsLayout(inputs: readonly TensorType[], a: AttentionAttrs): Attentio
   if (inputs.length !== want) throw new ShapeError(`attention_stats takes q, k${a.prefix ? ', kp' : ''}${a.masked ? ', mask' : ''}, dy, out (${want} inputs), got ${inputs.length}`);
   const [q, k] = inputs;
   const kp = a.prefix ? [inputs[2], inputs[2]] : [];
-  // The forward's layout with the keys standing in for the values (same shapes).
-  const L = forwardLayout('attention_stats', [q, k, k, ...kp, ...(a.masked ? [inputs[want - 3]] : [])], a);
+  // The forward's layout with the keys standing in for the values (same shapes and columns).
+  const L = forwardLayout('attention_stats', [q, k, k, ...kp, ...(a.masked ? [inputs[want - 3]] : [])], a.prefixLayout === 'pc' ? { ...a, vpColumn: a.kpColumn } : a);
   checkLike('attention_stats', 'dy', inputs[want - 2], outShape(L, a));
   checkLike('attention_stats', 'out', inputs[want - 1], outShape(L, a));
   return L;
@@ -106,8 +107,11 @@ export const attentionStats = defineOp<AttentionAttrs>({
 
 // ---- dk, dv of one key block ------------------------------------------------------------------
 
-/** Layouts: q's, the block's (keys, values and the result; a prefix block is 'bhsd') and dO's. */
-const GradKVAttrs = t.intersection([LayoutAttrs, t.type({
+/**
+ * Layouts: q's, the block's (keys, values and the result; a prefix block is 'bhsd', or with
+ * prefixLayout 'pc' keys and values [P,W] at columns kpColumn, vpColumn and the result [P,H*dh]) and dO's.
+ */
+const GradKVAttrs = t.intersection([LayoutAttrs, PrefixAttrs, t.type({
   scale: t.number,
   wrt: t.keyof({ k: null, v: null }),
   masked: t.boolean,
@@ -127,14 +131,26 @@ interface KVLayout {
   readonly statsInput: number;
 }
 
-/** Inputs: q, keys [1 or B,H,n,dh] (or [B,n,H,dh]), values (wrt k only), [mask], dy, stats. */
+/** The block a 'pc' op reads: keys (and values, wrt k) [P,W] at their columns, its gradient [P,H*dh]. */
+function columnBlock(op: string, inputs: readonly TensorType[], q: { B: number; H: number; dh: number }, a: GradKVAttrs): { n: number; shared: boolean; cols: Pick<KeyBlock, 'strides' | 'kCol' | 'vCol' | 'out'> } {
+  if (a.kvLayout === 'bshd') throw new ShapeError(`${op} kvLayout must be bhsd (or absent) with prefixLayout pc, got bshd`);
+  const { P, W } = checkColumns(op, q, ['kp', inputs[1], a.kpColumn], a.wrt === 'k' ? ['vp', inputs[2], a.vpColumn] : undefined);
+  const cols = { strides: columnStrides(W, q.dh), kCol: a.kpColumn, vCol: a.wrt === 'k' ? a.vpColumn : undefined, out: columnStrides(q.H * q.dh, q.dh) };
+  return { n: P, shared: q.B > 1, cols };
+}
+
+/**
+ * Inputs: q, keys [1 or B,H,n,dh] (or [B,n,H,dh], or [P,W] with prefixLayout 'pc'), values
+ * (wrt k only), [mask], dy, stats.
+ */
 function kvLayout(inputs: readonly TensorType[], a: GradKVAttrs): KVLayout {
   const op = 'attention_grad_kv';
   const want = 4 + (a.wrt === 'k' ? 1 : 0) + (a.masked ? 1 : 0);
   if (inputs.length !== want) throw new ShapeError(`${op} takes q, keys${a.wrt === 'k' ? ', values' : ''}${a.masked ? ', mask' : ''}, dy, stats (${want} inputs) for wrt=${a.wrt}, got ${inputs.length}`);
   const q = checkQuery(op, inputs[0], a.qLayout);
-  const { n, Bk } = checkBlock(op, 'keys', inputs[1], q, a.kvLayout !== 'bshd', a.kvLayout);
-  if (a.wrt === 'k') checkLike(op, 'values', inputs[2], inputs[1].shape);
+  const pc = a.prefixLayout === 'pc' ? columnBlock(op, inputs, q, a) : undefined;
+  const { n, Bk } = pc ? { n: pc.n, Bk: 1 } : checkBlock(op, 'keys', inputs[1], q, a.kvLayout !== 'bshd', a.kvLayout);
+  if (a.wrt === 'k' && !pc) checkLike(op, 'values', inputs[2], inputs[1].shape);
   if (a.maskOffset < 0) throw new ShapeError(`${op} maskOffset must be >= 0, got ${a.maskOffset}`);
   const maskInput = a.masked ? want - 3 : undefined;
   const mask = maskInput === undefined ? undefined : checkMask(op, inputs[maskInput], q, (w) => w >= a.maskOffset + n, `>= ${a.maskOffset + n} (maskOffset + keys)`);
@@ -144,19 +160,19 @@ function kvLayout(inputs: readonly TensorType[], a: GradKVAttrs): KVLayout {
   const L: AttentionLayout = { ...q, T: n, P: 0, Bp: q.B, mask, ...layoutStrides(q, a), kvLayout: a.kvLayout };
   const shared = Bk === 1 && q.B > 1;
   const block: KeyBlock = {
-    keys: 1, values: a.wrt === 'k' ? 2 : undefined, n, shared, strides: headStrides(a.kvLayout, q.H, n, q.dh, shared), maskCol: a.masked ? a.maskOffset : undefined, causal: a.causal ? n - q.S : undefined,
+    keys: 1, values: a.wrt === 'k' ? 2 : undefined, n, shared, strides: headStrides(a.kvLayout, q.H, n, q.dh, shared), maskCol: a.masked ? a.maskOffset : undefined, causal: a.causal ? n - q.S : undefined, ...pc?.cols,
   };
   return { L, block, maskInput, dyInput: want - 2, statsInput: want - 1 };
 }
 
 export const attentionGradKV = defineOp<GradKVAttrs>({
   name: 'attention_grad_kv',
-  doc: 'dk or dv (wrt) of one attention key block from q, the block, dy and attention_stats; a batch-1 block sums over the batch',
+  doc: 'dk or dv (wrt) of one attention key block from q, the block, dy and attention_stats; a batch-1 block sums over the batch; a prefixLayout \'pc\' block [P,W] read at its columns gives [P,H*dh]',
   arity: 'variadic',
   attrs: GradKVAttrs,
   type(inputs, a) {
-    kvLayout(inputs, a);
-    return inputs[1];
+    const { L } = kvLayout(inputs, a);
+    return a.prefixLayout === 'pc' ? { shape: [L.T, L.H * L.dh], dtype: 'f32' } : inputs[1];
   },
   reference(ins, a, out) {
     const x = kvLayout(ins, a);

@@ -55,6 +55,9 @@ function rowAt(st: Strides, b: string, h: string, i: string): string {
   return terms.length ? terms.join(' + ') : '0u';
 }
 
+/** `base` plus a constant column offset (a 'pc' prefix's keys or values). */
+const plus = (base: string, col?: number): string => (col ? `${base} + ${col}u` : base);
+
 function maskTerm(blk: KeyBlock, maskInput: number | undefined, row: string, j: string): string {
   return blk.maskCol !== undefined && maskInput !== undefined ? ` + in${maskInput}[${row} + ${blk.maskCol}u + ${j}]` : '';
 }
@@ -145,8 +148,8 @@ function keyLoops(s: QueryKernelSpec, mode: Mode, values: boolean, body: string)
     return `${loop('j', blk.n, blk.keys, '0u', upTo)} {
     let ko = ${rowAt(blk.strides, 'b', 'h', 'j')};
     let vis = ${vis};
-    ${sharedRow(mode, 'k', blk.keys, 'ko', dh)}
-    ${values ? sharedRow(mode, 'v', blk.values!, 'ko', dh) : ''}
+    ${sharedRow(mode, 'k', blk.keys, plus('ko', blk.kCol), dh)}
+    ${values ? sharedRow(mode, 'v', blk.values!, plus('ko', blk.vCol), dh) : ''}
     let s = ${dot('q', 'k', dh)}${maskTerm(blk, s.maskInput, 'mrow', 'j')};
     ${body}
   }`;
@@ -242,9 +245,9 @@ export function gradKVKernel(s: KeyKernelSpec): Kernel {
   const qFrom = c === undefined ? '0u' : `select(0u, li_first - ${c}u, li_first > ${c}u)`;
   const vis = c === undefined ? 'true' : `qi + ${c}u >= j`;
   return build(s.inputs, s.output, pairs, blk.n, s.target, `attention_grad_${s.wrt}`, (mode) => [
-    `let j = li;\n  let h = bh % ${L.H}u;\n  let bb = bh / ${L.H}u;\n  let ko = ${rowAt(blk.strides, 'bb', 'h', 'j')};`,
-    ownRow('k', 1, 'ko', dh, f32(s.scale)),
-    s.wrt === 'k' ? ownRow('v', 2, 'ko', dh) : '',
+    `let j = li;\n  let h = bh % ${L.H}u;\n  let bb = bh / ${L.H}u;\n  let ko = ${rowAt(blk.strides, 'bb', 'h', 'j')};\n  let go = ${rowAt(blk.out ?? blk.strides, 'bb', 'h', 'j')};`,
+    ownRow('k', 1, plus('ko', blk.kCol), dh, f32(s.scale)),
+    s.wrt === 'k' ? ownRow('v', 2, plus('ko', blk.vCol), dh) : '',
     zeros('a', dh),
     `${batches}
     ${loop('qi', L.S, 0, qFrom)} {
@@ -259,6 +262,6 @@ export function gradKVKernel(s: KeyKernelSpec): Kernel {
       ${update}
     }
   }`,
-    `if (live) {\n  ${storeRow('a', 'ko', dh, s.wrt === 'k' ? f32(s.scale) : '1.0f')}\n  }`,
+    `if (live) {\n  ${storeRow('a', 'go', dh, s.wrt === 'k' ? f32(s.scale) : '1.0f')}\n  }`,
   ].filter(Boolean).join('\n  '));
 }

@@ -7,7 +7,8 @@ import * as t from 'io-ts';
 import { formatShape, formatType, ShapeError, type TensorType } from '../../graph/index.js';
 
 /**
- * `prefix`: inputs 3 and 4 are kp, vp [Bp,H,P,dh] (Bp 1 or B); `masked`: the last input is an
+ * `prefix`: inputs 3 and 4 are kp, vp [Bp,H,P,dh] (Bp 1 or B; or [P,W] read at columns, see
+ * PrefixAttrs); `masked`: the last input is an
  * additive mask broadcastable to [B,H,S,W] with W = P+T (covers the prefix keys) or W = T (the
  * prefix keys are always visible); `causal`: query i sees sequence key j only if
  * j <= i + (T - S) (the queries are the last T positions, as `causal_mask`; needs T >= S), and
@@ -27,10 +28,21 @@ export type HeadLayout = t.TypeOf<typeof HeadLayout>;
 export const LayoutAttrs = t.partial({ qLayout: HeadLayout, kvLayout: HeadLayout, outLayout: HeadLayout });
 export type LayoutAttrs = t.TypeOf<typeof LayoutAttrs>;
 
+/**
+ * 'bhpd' (the default): kp, vp are [1 or B,H,P,dh]. 'pc' ("prompt columns"): kp, vp are one
+ * [P,W] tensor (or two of the same shape), shared over the batch, whose columns kpColumn ..
+ * kpColumn + H*dh hold the keys (head h at kpColumn + h*dh) and vpColumn .. the values: the
+ * prefix-tuning prompt [P, L*2*D] read in place of its per-layer slice/permute copies.
+ */
+export const PrefixLayout = t.keyof({ bhpd: null, pc: null });
+export const PrefixAttrs = t.partial({ prefixLayout: PrefixLayout, kpColumn: t.Int, vpColumn: t.Int });
+export type PrefixAttrs = t.TypeOf<typeof PrefixAttrs>;
+
 export const AttentionAttrs = t.intersection([
   t.type({ scale: t.number, prefix: t.boolean, masked: t.boolean }),
   t.partial({ causal: t.boolean }),
   LayoutAttrs,
+  PrefixAttrs,
 ]);
 export type AttentionAttrs = t.TypeOf<typeof AttentionAttrs>;
 
@@ -65,6 +77,11 @@ export interface KeyBlock {
   readonly shared: boolean;
   /** Where its rows live (keys and values share them). */
   readonly strides: Strides;
+  /** Column offsets added to the keys' and the values' row offsets (a 'pc' prefix); absent: 0. */
+  readonly kCol?: number;
+  readonly vCol?: number;
+  /** Where a key-side backward kernel writes the block's gradient rows; absent: `strides`. */
+  readonly out?: Strides;
   /** Mask column of this block's key 0; absent: the block's scores get no mask term. */
   readonly maskCol?: number;
   /** Causal offset c: query i sees key j of this block only if j <= i + c. Absent: every key. */
@@ -88,6 +105,39 @@ export interface AttentionLayout {
   readonly o: Strides;
   /** The sequence keys' (and values') layout. */
   readonly kvLayout?: HeadLayout;
+  /** A 'pc' prefix: the [P,W] tensors' width and the keys' and values' first columns. */
+  readonly prefixCols?: PrefixColumns;
+}
+
+export interface PrefixColumns {
+  readonly W: number;
+  readonly k: number;
+  readonly v: number;
+}
+
+/** Strides of a 'pc' block of [P,W]: row i at i*W, head h at h*dh, shared over the batch. */
+export const columnStrides = (W: number, dh: number): Strides => ({ b: 0, h: dh, i: W });
+
+/**
+ * Keys [P,W] whose columns `kCol` .. kCol + H*dh exist (and values of the same shape, `vCol`
+ * likewise, when given): a 'pc' block. Returns P and W.
+ */
+export function checkColumns(op: string, q: { H: number; dh: number }, keys: [string, TensorType | undefined, number | undefined], values?: [string, TensorType | undefined, number | undefined]): { P: number; W: number } {
+  const D = q.H * q.dh;
+  const one = ([what, x, col]: [string, TensorType | undefined, number | undefined]): { P: number; W: number } => {
+    const y = checkF32(op, what, x);
+    if (y.shape.length !== 2 || y.shape[0] < 1) throw new ShapeError(`${op} ${what} must be [P,W] with P >= 1 (prefixLayout pc), got ${formatShape(y.shape)}`);
+    const [P, W] = y.shape;
+    const name = `${what}Column`;
+    if (col === undefined || !Number.isInteger(col) || col < 0 || col + D > W) throw new ShapeError(`${op} ${name} must be an integer in [0, ${W - D}] (${what} ${formatShape(y.shape)} holds H*dh = ${D} columns from it; prefixLayout pc), got ${col}`);
+    return { P, W };
+  };
+  const k = one(keys);
+  if (values) {
+    const v = one(values);
+    if (v.P !== k.P || v.W !== k.W) throw new ShapeError(`${op} ${values[0]} ${formatShape(values[1]!.shape)} must have the shape of ${keys[0]} ${formatShape(keys[1]!.shape)} (prefixLayout pc)`);
+  }
+  return k;
 }
 
 function checkF32(op: string, what: string, x: TensorType | undefined): TensorType {
@@ -149,7 +199,12 @@ export function forwardLayout(op: string, inputs: readonly TensorType[], a: Atte
   const { n: Tv } = checkBlock(op, 'v', inputs[2], q, false, a.kvLayout);
   if (Tv !== T) throw new ShapeError(`${op} v has ${Tv} positions but k has ${T}`);
   let P = 0, Bp = q.B;
-  if (a.prefix) {
+  let prefixCols: PrefixColumns | undefined;
+  if (a.prefix && a.prefixLayout === 'pc') {
+    const pc = checkColumns(op, q, ['kp', inputs[3], a.kpColumn], ['vp', inputs[4], a.vpColumn]);
+    [P, Bp] = [pc.P, 1];
+    prefixCols = { W: pc.W, k: a.kpColumn!, v: a.vpColumn! };
+  } else if (a.prefix) {
     const kp = checkBlock(op, 'kp', inputs[3], q, true);
     const vp = checkBlock(op, 'vp', inputs[4], q, true);
     if (kp.n !== vp.n || kp.Bk !== vp.Bk) throw new ShapeError(`${op} vp ${formatShape(inputs[4].shape)} must have the shape of kp ${formatShape(inputs[3].shape)}`);
@@ -159,7 +214,7 @@ export function forwardLayout(op: string, inputs: readonly TensorType[], a: Atte
   if (T + P < 1) throw new ShapeError(`${op} needs at least one key, got k ${formatShape(inputs[1].shape)}`);
   if (a.causal && T < q.S) throw new ShapeError(`${op} causal attention needs at least as many keys as queries, got k ${formatShape(inputs[1].shape)} for q ${formatShape(inputs[0].shape)}`);
   const mask = a.masked ? checkMask(op, inputs[inputs.length - 1], q, (w) => w === P + T || w === T, P ? `= ${P + T} (prefix and sequence keys) or ${T} (sequence keys; the prefix is visible)` : `= ${T}`) : undefined;
-  return { ...q, T, P, Bp, mask, causal: a.causal === true, ...layoutStrides(q, a), kvLayout: a.kvLayout };
+  return { ...q, T, P, Bp, mask, causal: a.causal === true, ...layoutStrides(q, a), kvLayout: a.kvLayout, prefixCols };
 }
 
 /** Strides of q and of the output for the query dimensions `q` and the layout attributes. */
@@ -182,7 +237,11 @@ export function forwardBlocks(L: AttentionLayout, at: BlockInputs): KeyBlock[] {
   if (L.P > 0) {
     if (at.kp === undefined) throw new ShapeError('attention: a prefix block needs its keys input');
     const shared = L.Bp === 1 && L.B > 1;
-    blocks.push({ keys: at.kp, values: at.vp, n: L.P, shared, strides: headStrides('bhsd', L.H, L.P, L.dh, shared), maskCol: coversPrefix ? 0 : undefined });
+    const maskCol = coversPrefix ? 0 : undefined;
+    const pc = L.prefixCols;
+    blocks.push(pc
+      ? { keys: at.kp, values: at.vp, n: L.P, shared, strides: columnStrides(pc.W, L.dh), kCol: pc.k, vCol: pc.v, maskCol }
+      : { keys: at.kp, values: at.vp, n: L.P, shared, strides: headStrides('bhsd', L.H, L.P, L.dh, shared), maskCol });
   }
   blocks.push({ keys: at.k, values: at.v, n: L.T, shared: false, strides: headStrides(L.kvLayout, L.H, L.T, L.dh), maskCol: L.mask ? L.mask.width - L.T : undefined, causal: L.causal ? L.T - L.S : undefined });
   return blocks;

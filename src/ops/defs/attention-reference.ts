@@ -28,7 +28,7 @@ function maskValue(L: AttentionLayout, blk: KeyBlock, mask: HostTensor | undefin
 /** Score of query (b,h,i) against key j of `blk`. */
 function score(L: AttentionLayout, ins: readonly HostTensor[], blk: KeyBlock, mask: HostTensor | undefined, scale: number, b: number, h: number, i: number, j: number): number {
   const qo = at(L.q, b, h, i);
-  return scale * dot(ins[0], qo, ins[blk.keys], rowOf(blk, b, h, j), L.dh) + maskValue(L, blk, mask, b, h, i, j);
+  return scale * dot(ins[0], qo, ins[blk.keys], rowOf(blk, b, h, j) + (blk.kCol ?? 0), L.dh) + maskValue(L, blk, mask, b, h, i, j);
 }
 
 const visible = (blk: KeyBlock, i: number, j: number): boolean => blk.causal === undefined || j <= i + blk.causal;
@@ -71,7 +71,7 @@ export function forwardReference(x: QuerySide, ins: readonly HostTensor[], out: 
   forEachQuery(L, (b, h, i, { oo }) => {
     const row = softmaxRow(L, ins, x.blocks, x.mask, x.scale, b, h, i);
     row.keys.forEach(([blk, j], k) => {
-      const vo = rowOf(blk, b, h, j);
+      const vo = rowOf(blk, b, h, j) + (blk.vCol ?? 0);
       for (let d = 0; d < L.dh; d++) res.data[oo + d] += row.p[k] * ins[blk.values!].data[vo + d];
     });
   });
@@ -94,10 +94,10 @@ export function gradQReference(x: QuerySide, ins: readonly HostTensor[], dy: Hos
   const res = hostZeros(out);
   forEachQuery(L, (b, h, i, { qo, oo }) => {
     const row = softmaxRow(L, ins, x.blocks, x.mask, x.scale, b, h, i);
-    const dp = row.keys.map(([blk, j]) => dot(dy, oo, ins[blk.values!], rowOf(blk, b, h, j), L.dh));
+    const dp = row.keys.map(([blk, j]) => dot(dy, oo, ins[blk.values!], rowOf(blk, b, h, j) + (blk.vCol ?? 0), L.dh));
     const D = dp.reduce((s, v, k) => s + row.p[k] * v, 0);
     row.keys.forEach(([blk, j], k) => {
-      const ko = rowOf(blk, b, h, j);
+      const ko = rowOf(blk, b, h, j) + (blk.kCol ?? 0);
       const ds = row.p[k] * (dp[k] - D);
       for (let d = 0; d < L.dh; d++) res.data[qo + d] += x.scale * ds * ins[blk.keys].data[ko + d];
     });
@@ -113,10 +113,11 @@ export function gradKVReference(x: QuerySide & { readonly wrt: 'k' | 'v' }, ins:
   forEachQuery(L, (b, h, i, { r, qo, oo }) => {
     for (let j = 0; j < blk.n; j++) {
       const ko = rowOf(blk, b, h, j);
+      const go = at(blk.out ?? blk.strides, b, h, j);
       const p = visible(blk, i, j) ? Math.exp(score(L, ins, blk, x.mask, x.scale, b, h, i, j) - stats.data[2 * r]) : 0;
-      const ds = x.wrt === 'k' ? p * (dot(dy, oo, ins[blk.values!], ko, L.dh) - stats.data[2 * r + 1]) * x.scale : p;
+      const ds = x.wrt === 'k' ? p * (dot(dy, oo, ins[blk.values!], ko + (blk.vCol ?? 0), L.dh) - stats.data[2 * r + 1]) * x.scale : p;
       const [src, so] = x.wrt === 'k' ? [ins[0], qo] : [dy, oo];
-      for (let d = 0; d < L.dh; d++) res.data[ko + d] += ds * src.data[so + d];
+      for (let d = 0; d < L.dh; d++) res.data[go + d] += ds * src.data[so + d];
     }
   });
   return res;

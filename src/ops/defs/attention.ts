@@ -18,7 +18,7 @@ export const pairFlops = (L: AttentionLayout, perPair: number): number => L.B * 
 
 export const attention = defineOp<AttentionAttrs>({
   name: 'attention',
-  doc: 'softmax(scale·q·[kp;k]ᵀ + mask)·[vp;v] per head: q [B,H,S,dh], k/v [B,H,T,dh], out [B,H,S,dh] (each [B,·,H,dh] with qLayout/kvLayout/outLayout \'bshd\'), optional prefix kp/vp [1 or B,H,P,dh], optional additive mask',
+  doc: 'softmax(scale·q·[kp;k]ᵀ + mask)·[vp;v] per head: q [B,H,S,dh], k/v [B,H,T,dh], out [B,H,S,dh] (each [B,·,H,dh] with qLayout/kvLayout/outLayout \'bshd\'), optional prefix kp/vp [1 or B,H,P,dh] (or, with prefixLayout \'pc\', [P,W] read at columns kpColumn/vpColumn + h*dh), optional additive mask',
   arity: 'variadic',
   attrs: AttentionAttrs,
   type(inputs, a) {
@@ -60,12 +60,20 @@ export const attention = defineOp<AttentionAttrs>({
       if (attrs.kvLayout === 'bshd' && !isPrefix) r.kvLayout = 'bshd';
       return r;
     };
+    // A 'pc' prefix block is read at its columns of [P,W] tensors and its gradient comes out
+    // [P,H*dh], padded to [P,W] at the columns it was read from (pads-to-concat merges the pads).
+    const pc = attrs.prefix && attrs.prefixLayout === 'pc';
+    const columns = (wrt: 'k' | 'v'): Record<string, string | number> => ({ prefixLayout: 'pc', kpColumn: attrs.kpColumn!, ...(wrt === 'k' ? { vpColumn: attrs.vpColumn! } : {}) });
     const grad = (wrt: 'k' | 'v', keys: Ref, vals: Ref, masked: boolean, maskOffset: number, causal: boolean, isPrefix: boolean): Ref =>
-      b.op('attention_grad_kv', [q, keys, ...(wrt === 'k' ? [vals] : []), ...(masked ? mask : []), dy, stats], { scale: attrs.scale, wrt, masked, maskOffset, ...(causal ? { causal } : {}), ...layouts(isPrefix) });
+      b.op('attention_grad_kv', [q, keys, ...(wrt === 'k' ? [vals] : []), ...(masked ? mask : []), dy, stats], {
+        scale: attrs.scale, wrt, masked, maskOffset, ...(causal ? { causal } : {}), ...layouts(isPrefix), ...(isPrefix && pc ? columns(wrt) : {}),
+      });
     for (const i of kv) {
       const isPrefix = i >= 3;
       const [keys, vals] = isPrefix ? prefix : [k, v];
-      res[i] = grad(i % 2 === 1 ? 'k' : 'v', keys, vals, isPrefix ? prefixMasked : attrs.masked, isPrefix ? 0 : seqCol, !isPrefix && attrs.causal === true, isPrefix);
+      const g = grad(i % 2 === 1 ? 'k' : 'v', keys, vals, isPrefix ? prefixMasked : attrs.masked, isPrefix ? 0 : seqCol, !isPrefix && attrs.causal === true, isPrefix);
+      const col = i === 3 ? attrs.kpColumn! : attrs.vpColumn!;
+      res[i] = isPrefix && pc ? b.pad(g, 1, col, inputs[i].type.shape[1] - col - L.H * L.dh) : g;
     }
     // The mask is data: no gradient (the fuse-attention pass leaves trainable masks unfused).
     return res;
