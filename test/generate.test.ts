@@ -2,7 +2,7 @@
 // (greedy, beam, sampling) on top of both, on the CPU reference and on WebGPU.
 import { expect } from 'chai';
 import {
-  buildGpt2, gpt2TinyConfig, bertTinyConfig, randomWeights, hostTensor, initParams, applySpec, CpuExecutor,
+  buildGpt2, gpt2TinyConfig, bertTinyConfig, randomWeights, hostTensor, initParams, applySpec, compose, randomTensor, CpuExecutor,
   type HostTensor, type ParamStore, type Gpt2Config,
 } from '../src/index.js';
 import { buildGpt2DecodeStep, DECODE, DecodeStepError } from '../src/models/decode.js';
@@ -24,7 +24,7 @@ const base: LanguageModel = { config: tiny.config, weights: tiny.weights };
 /** The model with a prefix-tuning prefix (random, large enough to change what is generated). */
 function withPrefix(spec: Record<string, unknown> = PREFIX): LanguageModel {
   const r = applySpec(buildGpt2(tiny.config as Gpt2Config, { batch: 1, seq: 1, labels: false }), spec);
-  return { config: tiny.config, weights: initParams(r.graph, 11, tiny.weights), method: { method: String(spec.method), ...spec } };
+  return { config: tiny.config, weights: initParams(r.graph, 11, tiny.weights), methods: [{ method: String(spec.method), ...spec }] };
 }
 
 function cpuModels(model: LanguageModel, capacity = 16): { cached: CachedStepModel; full: FullStepModel; programs: Programs } {
@@ -82,7 +82,7 @@ describe('generate: decode-step graphs', () => {
 
   it('refuses what it cannot decode: prompt tuning, a window too small, BERT', async () => {
     const pt = applySpec(buildGpt2(cfg, { batch: 1, seq: 2, labels: false }), { method: 'prompt-tuning', length: 2 });
-    const model: LanguageModel = { config: cfg, weights: initParams(pt.graph, 1, tiny.weights), method: { method: 'prompt-tuning', length: 2 } };
+    const model: LanguageModel = { config: cfg, weights: initParams(pt.graph, 1, tiny.weights), methods: [{ method: 'prompt-tuning', length: 2 }] };
     await rejects(generate(model, [[1, 2]], { device: 'cpu', strategy: 'greedy', maxNewTokens: 2 }), /prompt tuning/, DecodeStepError);
     expect(() => buildGpt2DecodeStep(cfg, { batch: 1, pastLength: 2, newTokens: 3, cache: 'window' })).to.throw(DecodeStepError, /window/);
     const bert = { config: bertTinyConfig(), weights: randomWeights(bertTinyConfig(), 1) };
@@ -149,6 +149,20 @@ describe('generate: greedy with and without the KV cache', () => {
     const dev = tokensOf(await greedy(new CachedStepModel(programs, { capacity: 16 }), PROMPTS, { maxNewTokens: NEW }));
     programs.release();
     expect(dev).to.deep.equal(tokensOf(await greedy(cpuModels(model).full, PROMPTS, { maxNewTokens: NEW })));
+  });
+
+  it('decodes a composition (prefix-tuning + LoRA): cached = uncached, and LoRA changes the output', async () => {
+    const specs = [PREFIX, { method: 'lora', rank: 2 }];
+    const r = compose(buildGpt2(tiny.config as Gpt2Config, { batch: 1, seq: 1, labels: false }), specs);
+    // LoRA's B starts at zero: give it values so the LoRA path shows in the tokens.
+    const weights = initParams(r.graph, 11, tiny.weights);
+    for (const n of r.trainable.filter((x) => x.includes('lora_B'))) weights.set(n, randomTensor(weights.get(n)!.shape, 5, { scale: 0.5 }));
+    const model: LanguageModel = { config: tiny.config, weights, methods: specs };
+    const { cached, full } = cpuModels(model);
+    const a = tokensOf(await greedy(cached, PROMPTS, { maxNewTokens: NEW }));
+    expect(a).to.deep.equal(tokensOf(await greedy(full, PROMPTS, { maxNewTokens: NEW })));
+    const prefixOnly = tokensOf(await greedy(cpuModels({ ...model, methods: [specs[0]] }).full, PROMPTS, { maxNewTokens: NEW }));
+    expect(a, 'the LoRA part changes the output').to.not.deep.equal(prefixOnly);
   });
 
   it('stops a sequence at eos and pads it while the others continue', async () => {

@@ -23,7 +23,8 @@ WebGPU adapter and prints the decoded continuation. Greedy unless --beams or --s
 Options:
   --model DIR          GPT-2 checkpoint directory (config.json, model.safetensors, tokenizer files)
   --prompt TEXT        the text to continue
-  --method SPEC.json   one method spec ({"method": "prefix-tuning", ...}) or a run spec with one method
+  --method SPEC.json   a method spec ({"method": "prefix-tuning", ...}), a list of them (applied in turn,
+                       e.g. prefix-tuning + LoRA), or a run spec (its methods)
   --params FILE        trained parameters (e.g. RUN/trained.safetensors), over the checkpoint's
   --max-new-tokens N   tokens to generate at most (default 20)
   --beams K            beam search with K beams
@@ -44,11 +45,11 @@ Exit status: 0 done, 1 failure, 2 no WebGPU adapter, 64 usage error.`,
     if (prompt === undefined || prompt === '') throw new UsageError('generate: give --prompt TEXT (not empty)');
     const strategy = strategyOf(args);
     const methodFile = stringOption(args, 'method'), paramsFile = stringOption(args, 'params');
-    const method = methodFile === undefined ? undefined : await oneMethod(methodFile);
+    const methods = methodFile === undefined ? [] : await methodList(methodFile);
     const [ckpt, tok] = await Promise.all([loadCheckpoint(dir), loadTokenizer(dir)]);
     const weights = new Map([...ckpt.tensors, ...(paramsFile ? (await readSafetensors(paramsFile)).tensors : [])]);
     try {
-      const [text] = await generateTexts({ config: ckpt.config, weights: ckpt.tensors, tokenizer: tok, dir }, weights, method, [tok.encode(prompt)],
+      const [text] = await generateTexts({ config: ckpt.config, weights: ckpt.tensors, tokenizer: tok, dir }, weights, methods, [tok.encode(prompt)],
         args.values.cpu ? 'cpu' : 'webgpu', strategy);
       io.out(text);
       return EXIT.ok;
@@ -77,11 +78,11 @@ function strategyOf(args: ParsedArgs): GenerateOptions {
   return { strategy: 'sample', seed: num('seed', true, () => true, 0)!, maxNewTokens, ...(topK !== undefined ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) };
 }
 
-/** The one method of a method spec file or a run spec (generation applies one). */
-async function oneMethod(file: string): Promise<MethodSpec> {
+/** The methods of a method spec file (one spec or a list) or a run spec, applied in turn. */
+async function methodList(file: string): Promise<MethodSpec[]> {
   let specs = await readMethodSpecs(file);
   const first = specs[0] as Record<string, unknown>;
   if (specs.length === 1 && 'task' in first && 'model' in first) specs = Array.isArray(first.methods) ? first.methods : [];
-  if (specs.length !== 1) throw new UsageError(`generate: ${file} gives ${specs.length} methods; generation applies exactly one`);
-  return decodeOrThrow(MethodSpecCodec, specs[0], file);
+  if (specs.length === 0) throw new UsageError(`generate: ${file} gives no method`);
+  return specs.map((s, i) => decodeOrThrow(MethodSpecCodec, s, specs.length > 1 ? `${file} [${i}]` : file));
 }

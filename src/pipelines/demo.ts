@@ -90,7 +90,7 @@ export async function runDemo(opts: DemoOptions): Promise<ArmResult[]> {
 }
 
 function generateAll(model: LoadedModel, weights: ParamStore, method: MethodSpec | undefined, mrs: readonly string[], executor: 'webgpu' | 'cpu'): Promise<string[]> {
-  return generateTexts(model, weights, method, mrs.map((mr) => promptIds(model.tokenizer, mr, SEPARATOR)), executor);
+  return generateTexts(model, weights, method ? [method] : [], mrs.map((mr) => promptIds(model.tokenizer, mr, SEPARATOR)), executor);
 }
 
 function collect(events: import('rxjs').Observable<TrainEvent>, on: (e: TrainEvent) => void): Promise<void> {

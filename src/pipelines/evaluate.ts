@@ -41,11 +41,10 @@ export async function evaluateRun(spec: RunSpec, trained: ParamStore = new Map()
   if (task.kind === 'probing') return evaluateProbing(spec, model, trained, executor);
   if (task.kind === 'table-to-text') {
     const methods = spec.methods ?? [];
-    if (methods.length > 1) throw new Error(`evaluate: generation applies one method, the spec has ${methods.length}`);
     const records = (await tableToTextRecords(task.eval)).slice(0, spec.evaluation?.maxExamples);
     const weights: ParamStore = new Map([...model.weights, ...trained]);
     const beams = spec.evaluation?.beams ?? 1;
-    const outputs = await generateTexts(model, weights, methods[0], records.map((r) => promptIds(model.tokenizer, r.mr, task.separator ?? ' =')), executor,
+    const outputs = await generateTexts(model, weights, methods, records.map((r) => promptIds(model.tokenizer, r.mr, task.separator ?? ' =')), executor,
       { ...(beams > 1 ? { strategy: 'beam', beams } : { strategy: 'greedy' }), maxNewTokens: spec.evaluation?.maxNewTokens ?? 40 });
     const refs = records.map((r) => r.references);
     return {
@@ -86,10 +85,10 @@ async function evaluateClassification(spec: RunSpec, model: LoadedModel, trained
 }
 
 /** Generated continuations (decoded, trimmed) of token prompts, 8 at a time; shared with the demo. */
-export async function generateTexts(model: LoadedModel, weights: ParamStore, method: MethodSpec | undefined, prompts: readonly (readonly number[])[],
+export async function generateTexts(model: LoadedModel, weights: ParamStore, methods: readonly MethodSpec[], prompts: readonly (readonly number[])[],
   executor: ExecutorKind, opts: GenerateOptions = { strategy: 'greedy', maxNewTokens: 40 }): Promise<string[]> {
   const ctx = executor === 'webgpu' ? await sharedGpu() : undefined;
-  const gen = await Generator.create({ config: model.config, weights, ...(method ? { method } : {}) }, { device: executor, ...(ctx ? { ctx } : {}) });
+  const gen = await Generator.create({ config: model.config, weights, methods }, { device: executor, ...(ctx ? { ctx } : {}) });
   const out: string[] = [];
   const eos = model.config.kind === 'gpt2' ? model.config.eosTokenId : undefined;
   try {

@@ -6,13 +6,13 @@ import type { ParamStore } from '../../ops/index.js';
 import type { ModelConfig, Gpt2Config } from '../../models/config.js';
 import { buildGpt2 } from '../../models/gpt2.js';
 import { DecodeStepError, residentCache, toDecodeStep } from '../../models/decode.js';
-import { applySpec, type MethodSpec } from '../../methods/index.js';
+import { compose, type MethodSpec } from '../../methods/index.js';
 
-/** A causal language model: a GPT-2 config, its weights (and the method's), and the method. */
+/** A causal language model: a GPT-2 config, its weights (and the methods'), and the methods applied in turn. */
 export interface LanguageModel {
   readonly config: ModelConfig;
   readonly weights: ParamStore;
-  readonly method?: MethodSpec;
+  readonly methods?: readonly MethodSpec[];
 }
 
 export function gpt2Config(model: LanguageModel): Gpt2Config {
@@ -20,10 +20,10 @@ export function gpt2Config(model: LanguageModel): Gpt2Config {
   return model.config;
 }
 
-/** GPT-2 for `rows` x `tokens` with the model's method applied. */
+/** GPT-2 for `rows` x `tokens` with the model's methods applied (e.g. prefix-tuning + LoRA). */
 export function methodGraph(model: LanguageModel, rows: number, tokens: number): Graph {
   const g = buildGpt2(gpt2Config(model), { batch: rows, seq: tokens, labels: false });
-  return model.method ? applySpec(g, model.method).graph : g;
+  return model.methods?.length ? compose(g, model.methods).graph : g;
 }
 
 /** One decode step over a window cache of `capacity` slots kept on the device. */
