@@ -10,7 +10,7 @@ import { runCli, show } from './cli-run.js';
 
 /** Prefix-tuning without its MLP: on a tiny model the default 512-wide MLP outweighs the backbone. */
 const PREFIX = { method: 'prefix-tuning', length: 4, reparam: null };
-const PASSES = ['input', 'freeze', 'unmark', 'shard', 'fuse-attention', 'inference', 'autodiff', 'adamw', 'pads-to-concat', 'dce', 'cse', 'fold', 'half-storage', 'fusion'];
+const PASSES = ['input', 'freeze', 'unmark', 'shard', 'fuse-attention', 'inference', 'autodiff', 'adamw', 'pads-to-concat', 'dce', 'cse', 'fold', 'half-storage', 'fusion', 'split-concat'];
 
 describe('CLI inspect', () => {
   let dir: string, spec: string;
@@ -43,7 +43,7 @@ describe('CLI inspect', () => {
   it('prints the final graph with per-node phase, FLOPs and bytes and trainable/frozen marks', async () => {
     const r = await runCli(['inspect', '--tiny', 'gpt2', '--method', spec, '--train']);
     expect(r.code, show(r)).to.equal(0);
-    expect(r.stdout).to.contain('graph after fusion (final)');
+    expect(r.stdout).to.contain('graph after split-concat (final)');
     expect(r.stdout).to.match(/^graph\(.* prefix\.embeddings trainable, .* wte\.weight frozen/m);
     expect(r.stdout).to.match(/= matmul .* # forward \S+FLOP \S+ \S?i?B$/m);
     expect(r.stdout).to.match(/# backward \S+FLOP/);
@@ -62,7 +62,7 @@ describe('CLI inspect', () => {
     expect(j.report.nodes.length).to.equal(j.graph.nodes.length);
     expect(j.report.nodes.some((n) => n.phase === 'backward')).to.equal(true);
     expect(j.summary.flops.optimizer, 'the summary is of the compiled step').to.be.greaterThan(0);
-    expect(j.passes.map((p) => p.pass)).to.deep.equal(['input', 'freeze', 'unmark', 'shard', 'fuse-attention', 'autodiff', 'adamw', 'pads-to-concat', 'dce', 'cse', 'fold', 'dce', 'fusion']);
+    expect(j.passes.map((p) => p.pass)).to.deep.equal(['input', 'freeze', 'unmark', 'shard', 'fuse-attention', 'autodiff', 'adamw', 'pads-to-concat', 'dce', 'cse', 'fold', 'dce', 'fusion', 'split-concat']);
   });
 
   it('--format dot prints Graphviz DOT', async () => {

@@ -26,7 +26,7 @@ describe('compiler', () => {
     const b = new GraphBuilder();
     mlp(b);
     const c = compile(b.graph, { train: true, params: initParams(b.graph, 1) });
-    expect(c.stages.map((s) => s.pass)).to.deep.equal(['input', 'freeze', 'unmark', 'shard', 'fuse-attention', 'autodiff', 'adamw', 'pads-to-concat', 'dce', 'cse', 'fold', 'dce', 'fusion']);
+    expect(c.stages.map((s) => s.pass)).to.deep.equal(['input', 'freeze', 'unmark', 'shard', 'fuse-attention', 'autodiff', 'adamw', 'pads-to-concat', 'dce', 'cse', 'fold', 'dce', 'fusion', 'split-concat']);
     expect(printGraph(graphAfter(c, 'autodiff'))).to.contain('= matmul');
     expect([...graphAfter(c, 'autodiff').outputs.keys()]).to.include.members(['loss', 'grad:fc1.w', 'grad:fc2.b']);
     expect([...c.graph.outputs.keys()]).to.include.members(['next:fc1.w', 'next:optim.m.fc1.w', 'next:optim.v.fc1.w']);

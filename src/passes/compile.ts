@@ -11,6 +11,7 @@ import { dcePass } from './dce.js';
 import { foldPass } from './fold.js';
 import { freezePass, type TrainableSpec } from './freeze.js';
 import { fusionPass } from './fusion.js';
+import { splitConcatPass } from './split-concat.js';
 import { attentionFusionPass } from './attention-fusion.js';
 import { unmarkPass } from './unmark.js';
 import { inferencePass } from './inference.js';
@@ -75,6 +76,7 @@ export function defaultPipeline(opts: CompileOptions): Pass[] {
   if (opts.fold !== false && opts.params) passes.push(foldPass(), dcePass);
   if (opts.frozenStorage === 'f16') passes.push(halfStoragePass);
   if (opts.fuse !== false) passes.push(fusionPass);
+  passes.push(splitConcatPass); // legalization: every concat within the binding limit
   return passes;
 }
 

@@ -16,3 +16,4 @@ export * from './unmark.js';
 export * from './inference.js';
 export * from './shard.js';
 export * from './half-storage.js';
+export * from './split-concat.js';

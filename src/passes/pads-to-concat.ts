@@ -71,7 +71,7 @@ function disjoint(parts: readonly Part[]): Part[] {
  * joined into groups just until the rest fits one call, so each inner join removes up to
  * maxInputs - 1 items and the count stays at its least, ceil((n - 1) / (maxInputs - 1)).
  */
-function nest<T>(items: readonly T[], maxInputs: number, join: (xs: readonly T[]) => T): T {
+export function nest<T>(items: readonly T[], maxInputs: number, join: (xs: readonly T[]) => T): T {
   if (items.length <= maxInputs) return join(items);
   const out: T[] = [];
   let excess = items.length - maxInputs, i = 0;
