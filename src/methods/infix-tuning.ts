@@ -20,7 +20,7 @@ import { defineMethod, MethodError } from './method.js';
 import { layerKeyValues, rewriteAt } from './points.js';
 import { LayersCodec, selectLayers } from './layers.js';
 import { buildPromptTensor, ReparamCodec, type PromptTensorNames } from './deep-prompt.js';
-import { PROMPT_POSITIONS } from './p-tuning.js';
+import { claimPromptPositions, PROMPT_POSITIONS, promptPositionsInput } from './prompt-positions.js';
 
 export const INFIX: PromptTensorNames = {
   direct: 'infix.embeddings',
@@ -49,9 +49,7 @@ export const infixTuning = defineMethod({
     if (P < 1) throw new MethodError(`${name}: length must be >= 1, got ${P}`);
     const g = graph.clone();
     const b = new GraphBuilder(g);
-    if (g.inputs().some((n) => n.attrs.name === PROMPT_POSITIONS)) {
-      throw new MethodError(`${name}: the graph already has a '${PROMPT_POSITIONS}' input (from p-tuning); infix positions and p-tuning's virtual tokens cannot share it`);
-    }
+    claimPromptPositions(g, name);
     const ids = findAll(g, { op: 'input', attrs: { name: 'input_ids' } })[0];
     const kvs = layerKeyValues(g, name);
     const layers = selectLayers(cfg.layers, kvs.length, name);
@@ -64,9 +62,8 @@ export const infixTuning = defineMethod({
     // Built once, in front of the first layer: the positions and where they are in range.
     const first = kvs[layers[0]].key;
     const { pos, inRange } = b.at({ before: first.id }, () => b.inScope('infix', () => {
-      const pos = b.input(PROMPT_POSITIONS, [B, S], 'i32');
-      const inRange = b.mul(b.greater(pos, b.constant(-1, [], 'i32')), b.greater(b.constant(P, [], 'i32'), pos));
-      return { pos, inRange: b.reshape(inRange, [B, 1, S, 1]) };
+      const slots = promptPositionsInput(b, B, S, P);
+      return { pos: slots.pos, inRange: b.reshape(slots.inRange, [B, 1, S, 1]) };
     }));
     layers.forEach((layer, j) => {
       const block = (kv: 0 | 1): Ref => {

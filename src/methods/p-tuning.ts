@@ -19,9 +19,9 @@ import { point, rewriteAt } from './points.js';
 import { rowsInit } from './init.js';
 import { buildPromptEncoder, encoderParamNames, type EncoderKind } from './prompt-encoder.js';
 import { parseTemplate, TemplateError } from './template.js';
+import { claimPromptPositions, PROMPT_POSITIONS, promptPositionsInput } from './prompt-positions.js';
 
-/** The i32 input [B,S]: virtual token index at placeholder positions, -1 elsewhere. */
-export const PROMPT_POSITIONS = 'prompt_positions';
+export { PROMPT_POSITIONS };
 
 const TEMPLATE_NOTE = 'p-tuning template: ';
 
@@ -57,9 +57,7 @@ export const pTuning = defineMethod({
     if (cfg.template !== undefined) checkTemplate(cfg.template, P, name);
     const g = graph.clone();
     const b = new GraphBuilder(g);
-    if (g.inputs().some((n) => n.attrs.name === PROMPT_POSITIONS)) {
-      throw new MethodError(`${name}: the graph already has a '${PROMPT_POSITIONS}' input (from p-tuning or infix-tuning); one method per graph can place tokens by it`);
-    }
+    claimPromptPositions(g, name);
     const embeds = point(g, POINTS.inputEmbeds, name);
     const [B, S, D] = embeds.type.shape;
     if (encoder === 'lstm' && D % 2 !== 0) throw new MethodError(`${name}: the bidirectional LSTM encoder needs an even hidden size (D/2 per direction), got ${D}`);
@@ -71,8 +69,7 @@ export const pTuning = defineMethod({
     const h = b.at({ before: first.id }, () => b.inScope('', () => buildPromptEncoder(b, encoder, P, D, init)));
 
     rewriteAt(b, embeds, (x) => b.within('p_tuning', () => {
-      const pos = b.input(PROMPT_POSITIONS, [B, S], 'i32');
-      const inRange = b.mul(b.greater(pos, b.constant(-1, [], 'i32')), b.greater(b.constant(P, [], 'i32'), pos));
+      const { pos, inRange } = promptPositionsInput(b, B, S, P);
       return b.where(b.reshape(inRange, [B, S, 1]), b.gather(h, pos), x);
     }));
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import * as t from 'io-ts';
 import type { Graph, TensorType } from '../graph/index.js';
 import { decodeAttrs, getOp, type Kernel, type KernelTarget } from '../ops/registry.js';
-import { matmulKernel, matmulProblem, type MatmulAttrs } from '../ops/defs/matmul.js';
+import { matmulKernel, matmulProblemOf, type MatmulAttrs } from '../ops/defs/matmul.js';
 import {
   applicableVariants, generateMatmul, heuristicVariant, MATMUL_VARIANTS, matmulProblemKey, SMALL_FLOPS,
   type MatmulProblem, type MatmulVariant,
@@ -165,7 +165,7 @@ export function matmulCases(graph: Graph): MatmulCase[] {
     const attrs = { transA: raw.transA, transB: raw.transB };
     const [a, b] = n.inputs.slice(0, 2).map((i) => graph.node(i).type);
     // The f16 flags are part of the problem (and its key): f16 operands get other kernels.
-    const problem = { ...matmulProblem(a.shape, b.shape, attrs), aF16: a.dtype === 'f16', bF16: b.dtype === 'f16' };
+    const problem = matmulProblemOf(a, b, attrs);
     if (problem.K === 0 || problem.batch * problem.M * problem.N === 0) continue;
     const key = matmulProblemKey(problem);
     if (!cases.has(key)) cases.set(key, { key, problem, a, b, out: { shape: [problem.batch * problem.M * problem.N], dtype: 'f32' }, attrs });

@@ -75,12 +75,17 @@ function checkOperands(a: TensorType, b: TensorType): void {
   if (a.dtype === 'i32' || b.dtype === 'i32') throw new ShapeError(`matmul takes float (f32 or f16) operands, got ${a.dtype}${formatShape(a.shape)} and ${b.dtype}${formatShape(b.shape)}`);
 }
 
+/** The problem of two operand types: shapes, transposes, and which operand is stored as f16. */
+export function matmulProblemOf(a: TensorType, b: TensorType, attrs: MatmulAttrs): MatmulProblem {
+  return { ...matmulProblem(a.shape, b.shape, attrs), aF16: a.dtype === 'f16', bF16: b.dtype === 'f16' };
+}
+
 /** The kernel of a given variant (tests and the bench force variants with this). */
 export function matmulKernel(ctx: KernelContext<MatmulAttrs>, variant: MatmulVariant | 'auto' = 'auto', epilogue?: MatmulEpilogue): Kernel {
   const [a, b] = ctx.inputs;
   checkOperands(a, b);
   if ((a.dtype === 'f16' || b.dtype === 'f16') && !ctx.target.f16) throw new ShapeError('matmul: an f16 operand needs a target with shader-f16');
-  const p = { ...matmulProblem(a.shape, b.shape, ctx.attrs), aF16: a.dtype === 'f16', bF16: b.dtype === 'f16' };
+  const p = matmulProblemOf(a, b, ctx.attrs);
   return generateMatmul(p, variant === 'auto' ? chooseVariant(p, ctx.target) : variant, ctx.target, epilogue);
 }
 
